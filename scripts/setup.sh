@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs whatever the project needs and is missing (Debian packages), then configures and builds.
+# Sourced by run.sh and test.sh; safe to run again: nothing is reinstalled, the build is incremental.
+set -euo pipefail
+
+LENET5_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${LENET5_BUILD_DIR:-$LENET5_ROOT/build}
+BUILD_TYPE=${LENET5_BUILD_TYPE:-Release}
+
+PACKAGES=(
+  cmake ninja-build g++ ccache pkg-config
+  libtorch-dev python3-torch
+  libcli11-dev libgtest-dev zlib1g-dev libstb-dev nlohmann-json3-dev
+  libgoogle-perftools-dev
+  nodejs npm ca-certificates
+  dataset-fashion-mnist
+)
+
+install_missing_packages() {
+  local missing=()
+  for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_and_build() {
+  local launcher=()
+  if command -v ccache >/dev/null; then
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    # Precompiled headers need these to get cache hits.
+    export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
+    export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  fi
+  local generator=()
+  [ -f "$BUILD_DIR/CMakeCache.txt" ] || { command -v ninja >/dev/null && generator=(-G Ninja); }
+  cmake -S "$LENET5_ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${launcher[@]}" "$@" >/dev/null
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+}

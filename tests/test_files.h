@@ -1,0 +1,35 @@
+// Helpers shared by the tests: temporary folders, tiny IDX files, the real dataset location.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lenet5::testing {
+
+// A fresh folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Bytes of an IDX file: magic (type 0x08, `dims.size()` dimensions), big-endian dims, then `payload`.
+std::vector<std::uint8_t> idx_bytes(std::uint32_t magic, const std::vector<std::uint32_t>& dims,
+                                    const std::vector<std::uint8_t>& payload);
+void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes);
+void write_gzip_file(const std::string& path, const std::vector<std::uint8_t>& bytes);
+std::vector<std::uint8_t> read_file(const std::string& path);
+
+// Where scripts/fetch_data.sh put the real data; empty when it is missing.
+std::string mnist_dir();
+std::string fashion_mnist_dir();
+
+}  // namespace lenet5::testing
