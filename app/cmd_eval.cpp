@@ -1,1 +1,66 @@
+#include <iostream>
+#include <memory>
 
+#include "commands.h"
+#include "lenet5/data/mnist_dataset.h"
+#include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/device.h"
+#include "lenet5/engine/evaluate.h"
+
+namespace lenet5::app {
+namespace {
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string model;
+  std::string data_dir;
+  std::string split = "test";
+  std::string device = "auto";
+  int64_t batch_size = 1000;
+  bool json = false;
+};
+
+void run_eval(const EvalOptions& options) {
+  if (!options.model.empty()) {
+    throw std::runtime_error("--model " + options.model + ": TorchScript models are not supported yet; use --checkpoint");
+  }
+  const torch::Device device = engine::resolve_device(options.device);
+  auto loaded = engine::load_checkpoint(options.checkpoint);
+  loaded.model->to(device);
+  const auto split = options.split == "train" ? data::Split::kTrain : data::Split::kTest;
+  const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
+  const auto result = engine::evaluate(loaded.model, dataset, options.batch_size);
+  if (options.json) {
+    std::cout << engine::evaluation_json(result) << "\n";
+  } else {
+    std::cout << options.checkpoint << ": " << model::variant_name(loaded.info.variant) << " LeNet-5, "
+              << loaded.info.dataset << " " << options.split << " split, epoch " << loaded.info.epoch << "\n"
+              << engine::format_evaluation(result, data::class_names(data::parse_dataset_kind(loaded.info.dataset)));
+  }
+}
+
+}  // namespace
+
+void setup_eval(CLI::App& app) {
+  auto options = std::make_shared<EvalOptions>();
+  auto* sub = app.add_subcommand("eval", "Accuracy, loss, per-class accuracy and confusion matrix of a model");
+  auto* checkpoint = sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint (checkpoint.pt, best.pt)");
+  auto* model = sub->add_option("--model", options->model, "Exported TorchScript model");
+  checkpoint->excludes(model);
+  sub->require_option(1, 2);
+  add_data_option(*sub, options->data_dir);
+  sub->add_option("--split", options->split, "Which split to score")
+      ->check(CLI::IsMember({"test", "train"}))
+      ->capture_default_str();
+  add_device_option(*sub, options->device);
+  sub->add_option("--batch-size", options->batch_size, "Images per forward pass")->check(CLI::PositiveNumber);
+  sub->add_flag("--json", options->json, "Print one JSON object");
+  sub->callback([options] {
+    if (options->checkpoint.empty() && options->model.empty()) {
+      throw CLI::ValidationError("--checkpoint/--model", "one of --checkpoint FILE or --model FILE.pt is required");
+    }
+    run_eval(*options);
+  });
+}
+
+}  // namespace lenet5::app

@@ -3,11 +3,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace lenet5::app {
 
-// Thrown by commands for runtime failures after parsing; main prints it and exits with 1.
 void setup_summary(CLI::App& app);
 void setup_train(CLI::App& app);
 void setup_eval(CLI::App& app);
+
+// Flags several commands share.
+void add_data_option(CLI::App& sub, std::string& data_dir);
+void add_device_option(CLI::App& sub, std::string& device);
 
 }  // namespace lenet5::app

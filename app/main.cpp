@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors exit with 2, --help and --version with 0
+  } catch (const std::invalid_argument& e) {  // a flag value the libraries rejected: a usage error
+    std::cerr << "lenet5: error: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "lenet5: error: " << e.what() << "\n";
     return 1;

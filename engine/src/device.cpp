@@ -1,1 +1,43 @@
+#include "lenet5/engine/device.h"
 
+#include <torch/version.h>
+
+#include <stdexcept>
+
+namespace lenet5::engine {
+
+torch::Device resolve_device(const std::string& name) {
+  const bool cuda_available = torch::cuda::is_available();
+  if (name == "auto") return cuda_available ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::kCPU;
+  if (name.rfind("cuda", 0) != 0) {
+    throw std::invalid_argument("--device: unknown device '" + name + "': expected auto, cpu, cuda or cuda:N");
+  }
+  int index = 0;
+  if (name.size() > 4) {
+    const std::string digits = name.substr(5);
+    if (name[4] != ':' || digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+      throw std::invalid_argument("--device: malformed device '" + name + "': expected cuda or cuda:N");
+    }
+    index = std::stoi(digits);
+  }
+  if (!cuda_available) {
+    throw std::invalid_argument("--device " + name + ": CUDA is not available (this LibTorch build " +
+                                std::string(torch::cuda::device_count() == 0 ? "sees no CUDA device" : "lacks CUDA") +
+                                "); use --device cpu");
+  }
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  if (index >= count) {
+    throw std::invalid_argument("--device " + name + ": no such GPU, " + std::to_string(count) + " visible");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+std::string describe_device(const torch::Device& device) { return device.str(); }
+
+std::string torch_version() {
+  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+         std::to_string(TORCH_VERSION_PATCH);
+}
+
+}  // namespace lenet5::engine

@@ -1,1 +1,86 @@
+#include "lenet5/engine/evaluate.h"
 
+#include <nlohmann/json.hpp>
+
+#include <iomanip>
+#include <sstream>
+
+#include "lenet5/model/loss.h"
+
+namespace lenet5::engine {
+
+Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
+                    int64_t batch_size) {
+  c10::InferenceMode inference;
+  const auto& images = data.images();
+  const auto& targets = data.targets();
+  const int64_t n = data.length();
+  auto loss_sum = torch::zeros({}, images.options().dtype(torch::kFloat64));
+  auto confusion = torch::zeros({100}, targets.options());
+  for (int64_t begin = 0; begin < n; begin += batch_size) {
+    const int64_t end = std::min(n, begin + batch_size);
+    auto x = images.slice(0, begin, end);
+    auto y = targets.slice(0, begin, end);
+    auto scores = scorer(x);
+    loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
+    confusion += torch::bincount(y * 10 + scores.argmax(1), {}, 100);
+  }
+  Evaluation result;
+  result.n = n;
+  result.loss = n > 0 ? loss_sum.item<double>() / static_cast<double>(n) : 0.0;
+  auto matrix = confusion.to(torch::kCPU).view({10, 10});
+  auto access = matrix.accessor<int64_t, 2>();
+  int64_t correct = 0;
+  for (int t = 0; t < 10; ++t) {
+    int64_t row_total = 0;
+    for (int p = 0; p < 10; ++p) {
+      result.confusion[t][p] = access[t][p];
+      row_total += access[t][p];
+    }
+    correct += access[t][t];
+    result.per_class_accuracy[t] = row_total > 0 ? static_cast<double>(access[t][t]) / row_total : 0.0;
+  }
+  result.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  return result;
+}
+
+Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, int64_t batch_size) {
+  const bool was_training = model->is_training();
+  model->eval();
+  auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->options.variant(),
+                         batch_size);
+  model->train(was_training);
+  return result;
+}
+
+std::string format_evaluation(const Evaluation& evaluation, const std::vector<std::string>& class_names) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2);
+  out << "accuracy " << 100.0 * evaluation.accuracy << "% (" << evaluation.n << " images, "
+      << std::llround(evaluation.accuracy * static_cast<double>(evaluation.n)) << " correct), loss "
+      << std::setprecision(4) << evaluation.loss << "\n\n";
+  out << "confusion matrix (rows: true class, columns: predicted)\n";
+  out << std::setw(14) << "";
+  for (int p = 0; p < 10; ++p) out << std::setw(6) << p;
+  out << "   accuracy\n";
+  for (int t = 0; t < 10; ++t) {
+    std::string label = std::to_string(t) + " " + class_names[static_cast<size_t>(t)];
+    if (label.size() > 13) label.resize(13);
+    out << std::left << std::setw(14) << label << std::right;
+    for (int p = 0; p < 10; ++p) out << std::setw(6) << evaluation.confusion[t][p];
+    out << std::setw(10) << std::setprecision(2) << 100.0 * evaluation.per_class_accuracy[t] << "%\n";
+  }
+  return out.str();
+}
+
+std::string evaluation_json(const Evaluation& evaluation) {
+  nlohmann::json json;
+  json["n"] = evaluation.n;
+  json["accuracy"] = evaluation.accuracy;
+  json["loss"] = evaluation.loss;
+  json["per_class_accuracy"] = evaluation.per_class_accuracy;
+  json["confusion"] = evaluation.confusion;
+  return json.dump();
+}
+
+}  // namespace lenet5::engine

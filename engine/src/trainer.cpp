@@ -1,1 +1,329 @@
+#include "lenet5/engine/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lenet5/data/mnist_dataset.h"
+#include "lenet5/engine/augment.h"
+#include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/device.h"
+#include "lenet5/engine/evaluate.h"
+#include "lenet5/engine/run_files.h"
+#include "lenet5/engine/schedule.h"
+#include "lenet5/model/loss.h"
+
+namespace lenet5::engine {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kCheckpointFile = "checkpoint.pt";
+constexpr const char* kBestFile = "best.pt";
+constexpr const char* kMetricsFile = "metrics.jsonl";
+constexpr const char* kConfigFile = "config.json";
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& options, model::LeNet5& net, double lr) {
+  auto parameters = net->parameters();
+  if (options.optimizer == "sgd") {
+    return std::make_unique<torch::optim::SGD>(
+        parameters, torch::optim::SGDOptions(lr).momentum(options.momentum).nesterov(options.momentum > 0)
+                        .weight_decay(options.weight_decay));
+  }
+  if (options.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(parameters,
+                                                torch::optim::AdamOptions(lr).weight_decay(options.weight_decay));
+  }
+  return std::make_unique<torch::optim::AdamW>(parameters,
+                                               torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+json config_json(const TrainOptions& options, double lr, const std::string& run_dir, const torch::Device& device) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  return json{{"data_dir", options.data_dir},
+              {"dataset", options.dataset},
+              {"variant", options.variant},
+              {"epochs", options.epochs},
+              {"batch_size", options.batch_size},
+              {"optimizer", options.optimizer},
+              {"lr", lr},
+              {"momentum", options.momentum},
+              {"weight_decay", options.weight_decay},
+              {"schedule", options.schedule},
+              {"augment", options.augment},
+              {"val_split", options.val_split},
+              {"device", device.str()},
+              {"threads", torch::get_num_threads()},
+              {"seed", options.seed},
+              {"run_dir", run_dir},
+              {"train_limit", options.train_limit},
+              {"test_limit", options.test_limit},
+              {"versions", {{"lenet5", LENET5_VERSION}, {"torch", torch_version()}}},
+              {"host", host}};
+}
+
+json metrics_json(const EpochMetrics& m) {
+  json line{{"epoch", m.epoch},
+            {"train_loss", m.train_loss},
+            {"train_accuracy", m.train_accuracy},
+            {"test_loss", m.test_loss},
+            {"test_accuracy", m.test_accuracy},
+            {"lr", m.lr},
+            {"seconds", m.seconds},
+            {"images_per_second", m.images_per_second}};
+  if (m.val_accuracy) {
+    line["val_loss"] = *m.val_loss;
+    line["val_accuracy"] = *m.val_accuracy;
+  }
+  return line;
+}
+
+EpochMetrics metrics_from_json(const json& line) {
+  EpochMetrics m;
+  m.epoch = line.at("epoch").get<int64_t>();
+  m.train_loss = line.at("train_loss").get<double>();
+  m.train_accuracy = line.at("train_accuracy").get<double>();
+  m.test_loss = line.at("test_loss").get<double>();
+  m.test_accuracy = line.at("test_accuracy").get<double>();
+  m.lr = line.at("lr").get<double>();
+  m.seconds = line.at("seconds").get<double>();
+  m.images_per_second = line.at("images_per_second").get<double>();
+  if (line.contains("val_accuracy")) {
+    m.val_loss = line.at("val_loss").get<double>();
+    m.val_accuracy = line.at("val_accuracy").get<double>();
+  }
+  return m;
+}
+
+// Epochs 1..completed from metrics.jsonl; anything later (written after the last checkpoint) or unreadable
+// (a line cut by a crash) is dropped.
+std::vector<EpochMetrics> read_history(const std::string& path, int64_t completed) {
+  std::vector<EpochMetrics> history;
+  std::ifstream in(path);
+  std::string text;
+  while (std::getline(in, text)) {
+    try {
+      auto m = metrics_from_json(json::parse(text));
+      if (m.epoch == static_cast<int64_t>(history.size()) + 1 && m.epoch <= completed) history.push_back(m);
+    } catch (const json::exception&) {
+    }
+  }
+  return history;
+}
+
+std::string history_text(const std::vector<EpochMetrics>& history) {
+  std::string text;
+  for (const auto& m : history) text += metrics_json(m).dump() + "\n";
+  return text;
+}
+
+// The score the best checkpoint is chosen by: validation accuracy when held out, else test accuracy.
+double selection_accuracy(const EpochMetrics& m) { return m.val_accuracy ? *m.val_accuracy : m.test_accuracy; }
+
+}  // namespace
+
+double recommended_learning_rate(const std::string& optimizer, const std::string& variant) {
+  const bool classic = variant == "classic";
+  if (optimizer == "sgd") return classic ? 0.02 : 0.05;
+  return classic ? 1e-3 : 3e-3;
+}
+
+void validate(const TrainOptions& o) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw std::invalid_argument(message);
+  };
+  data::parse_dataset_kind(o.dataset);
+  model::parse_variant(o.variant);
+  parse_schedule(o.schedule);
+  require(o.optimizer == "sgd" || o.optimizer == "adam" || o.optimizer == "adamw",
+          "--optimizer: unknown optimiser '" + o.optimizer + "': expected sgd, adam or adamw");
+  require(o.epochs >= 1, "--epochs: must be at least 1, got " + std::to_string(o.epochs));
+  require(o.batch_size >= 1, "--batch-size: must be at least 1, got " + std::to_string(o.batch_size));
+  require(o.lr >= 0 && std::isfinite(o.lr), "--lr: must be a positive number, got " + std::to_string(o.lr));
+  require(o.momentum >= 0 && o.momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(o.momentum));
+  require(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "--weight-decay: must be >= 0");
+  require(o.val_split >= 0 && o.val_split < 1, "--val-split: must be in [0, 1), got " + std::to_string(o.val_split));
+  require(o.threads >= 0, "--threads: must be >= 0, got " + std::to_string(o.threads));
+  require(o.log_every >= 1, "log interval must be at least 1");
+  require(o.eval_batch_size >= 1, "evaluation batch size must be at least 1");
+  require(!o.data_dir.empty(), "--data: a dataset folder is required");
+  require(!o.resume || !o.out_dir.empty(), "--resume: needs --out RUN_DIR, the run to continue");
+}
+
+TrainResult train(const TrainOptions& options, TrainObserver* observer) {
+  validate(options);
+  TrainObserver silent;
+  TrainObserver& report = observer != nullptr ? *observer : silent;
+  if (options.threads > 0) torch::set_num_threads(options.threads);
+  const torch::Device device = resolve_device(options.device);
+  const model::Variant variant = model::parse_variant(options.variant);
+  const Schedule schedule = parse_schedule(options.schedule);
+  const double base_lr = options.lr > 0 ? options.lr : recommended_learning_rate(options.optimizer, options.variant);
+
+  // The run folder must be usable before any time is spent training.
+  const std::string run_dir = options.out_dir.empty() ? new_run_directory("runs", options.variant) : options.out_dir;
+  const std::string checkpoint_path = (fs::path(run_dir) / kCheckpointFile).string();
+  const std::string metrics_path = (fs::path(run_dir) / kMetricsFile).string();
+  if (options.resume) {
+    if (!fs::exists(checkpoint_path)) throw std::invalid_argument("--resume: " + checkpoint_path + " does not exist");
+  } else if (fs::exists(checkpoint_path)) {
+    throw std::invalid_argument("--out: " + run_dir + " already holds a run; pass --resume to continue it or choose another folder");
+  }
+  ensure_writable_directory(run_dir);
+
+  // Data, resident on the training device.
+  data::MnistDataset train_set(options.data_dir, data::Split::kTrain);
+  data::MnistDataset test_set(options.data_dir, data::Split::kTest);
+  if (options.train_limit > 0 && options.train_limit < train_set.length()) train_set = train_set.slice(0, options.train_limit);
+  if (options.test_limit > 0 && options.test_limit < test_set.length()) test_set = test_set.slice(0, options.test_limit);
+  std::optional<data::MnistDataset> val_set;
+  if (options.val_split > 0) {
+    auto [kept, held_out] = train_set.split(options.val_split, options.seed);
+    train_set = kept;
+    val_set = held_out.to(device);
+  }
+  train_set = train_set.to(device);
+  test_set = test_set.to(device);
+
+  torch::manual_seed(options.seed);
+  model::LeNet5 net(variant);
+  net->to(device);
+  auto optimizer = make_optimizer(options, net, base_lr);
+  const json config = config_json(options, base_lr, run_dir, device);
+
+  int64_t first_epoch = 1;
+  std::vector<EpochMetrics> history;
+  if (options.resume) {
+    auto loaded = load_checkpoint(checkpoint_path);
+    if (loaded.info.variant != variant) {
+      throw std::invalid_argument("--resume: " + checkpoint_path + " holds a " + model::variant_name(loaded.info.variant) +
+                                  " model, but --variant is " + options.variant);
+    }
+    torch::NoGradGuard no_grad;
+    auto source = loaded.model->named_parameters();
+    for (auto& parameter : net->named_parameters()) parameter.value().copy_(source[parameter.key()]);
+    load_optimizer_state(checkpoint_path, *optimizer, device);
+    first_epoch = loaded.info.epoch + 1;
+    history = read_history(metrics_path, loaded.info.epoch);
+    if (static_cast<int64_t>(history.size()) != loaded.info.epoch) {
+      throw std::runtime_error(metrics_path + ": holds " + std::to_string(history.size()) + " complete epochs, " +
+                               checkpoint_path + " is at epoch " + std::to_string(loaded.info.epoch));
+    }
+    write_file_atomically(metrics_path, history_text(history));
+  } else {
+    write_file_atomically(metrics_path, "");
+  }
+  write_file_atomically((fs::path(run_dir) / kConfigFile).string(), config.dump(2) + "\n");
+
+  double best = -1;
+  for (const auto& m : history) best = std::max(best, selection_accuracy(m));
+  TrainResult result;
+  result.run_dir = run_dir;
+  report.on_start(run_dir, device.str(), first_epoch);
+
+  const int64_t n = train_set.length();
+  const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
+  const int64_t total_steps = steps_per_epoch * options.epochs;
+  const auto run_start = Clock::now();
+  int64_t images_this_run = 0;
+  int64_t last_epoch = options.epochs;
+  if (options.stop_after_epochs > 0) last_epoch = std::min(last_epoch, options.stop_after_epochs);
+
+  for (int64_t epoch = first_epoch; epoch <= last_epoch; ++epoch) {
+    net->train();
+    const auto epoch_start = Clock::now();
+    const auto order = data::epoch_permutation(n, options.seed, epoch, device);
+    auto augment_generator = at::detail::createCPUGenerator(options.seed * 1000003ULL + static_cast<uint64_t>(epoch));
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    double lr = base_lr;
+    for (int64_t batch = 0; batch < steps_per_epoch; ++batch) {
+      const int64_t begin = batch * options.batch_size;
+      const int64_t size = std::min(options.batch_size, n - begin);
+      auto examples = train_set.batch(order.slice(0, begin, begin + size));
+      auto images = options.augment ? random_affine(examples.data, augment_generator) : examples.data;
+      lr = learning_rate_at(schedule, base_lr, (epoch - 1) * steps_per_epoch + batch, steps_per_epoch, total_steps);
+      set_learning_rate(*optimizer, lr);
+      optimizer->zero_grad();
+      auto scores = net->forward(images);
+      auto loss = model::classification_loss(scores, examples.target, variant);
+      loss.backward();
+      optimizer->step();
+      {
+        torch::NoGradGuard no_grad;
+        loss_sum += loss.detach().to(torch::kFloat64) * size;
+        correct += scores.argmax(1).eq(examples.target).sum();
+      }
+      const bool last = batch + 1 == steps_per_epoch;
+      if ((batch + 1) % options.log_every == 0 || last) {  // the only host syncs of the epoch
+        const double seen = static_cast<double>(begin + size);
+        const double mean_loss = loss_sum.item<double>() / seen;
+        if (!std::isfinite(mean_loss)) {
+          throw TrainingDiverged("training diverged: the loss became " + std::to_string(mean_loss) + " at epoch " +
+                                 std::to_string(epoch) + ", batch " + std::to_string(batch + 1) +
+                                 " (try a lower --lr); the last good checkpoint is " +
+                                 (epoch > 1 ? checkpoint_path : std::string("(none yet)")));
+        }
+        const double elapsed = seconds_since(epoch_start);
+        report.on_progress({epoch, options.epochs, batch + 1, steps_per_epoch, mean_loss,
+                            static_cast<double>(correct.item<int64_t>()) / seen, seen / elapsed,
+                            elapsed / seen * static_cast<double>(n) - elapsed});
+      }
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    images_this_run += n;
+
+    EpochMetrics metrics;
+    metrics.epoch = epoch;
+    metrics.train_loss = loss_sum.item<double>() / static_cast<double>(n);
+    metrics.train_accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
+    const auto test = evaluate(net, test_set, options.eval_batch_size);
+    metrics.test_loss = test.loss;
+    metrics.test_accuracy = test.accuracy;
+    if (val_set) {
+      const auto val = evaluate(net, *val_set, options.eval_batch_size);
+      metrics.val_loss = val.loss;
+      metrics.val_accuracy = val.accuracy;
+    }
+    metrics.lr = lr;
+    metrics.seconds = seconds_since(epoch_start);
+    metrics.images_per_second = static_cast<double>(n) / train_seconds;
+    history.push_back(metrics);
+
+    // Metrics first, then the checkpoint: a crash in between leaves a metrics line that resume drops.
+    write_file_atomically(metrics_path, history_text(history));
+    CheckpointInfo info{variant, options.dataset, epoch, metrics.test_accuracy, config.dump()};
+    save_checkpoint(checkpoint_path, net, optimizer.get(), info);
+    if (selection_accuracy(metrics) > best) {
+      best = selection_accuracy(metrics);
+      save_checkpoint((fs::path(run_dir) / kBestFile).string(), net, nullptr, info);
+    }
+    report.on_epoch_end(metrics);
+  }
+
+  result.history = history;
+  for (const auto& m : history) result.best_test_accuracy = std::max(result.best_test_accuracy, m.test_accuracy);
+  result.seconds = seconds_since(run_start);
+  result.images_per_second = result.seconds > 0 ? static_cast<double>(images_this_run) / result.seconds : 0.0;
+  report.on_finish(result);
+  return result;
+}
+
+}  // namespace lenet5::engine

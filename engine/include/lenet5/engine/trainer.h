@@ -1,0 +1,87 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lenet5::engine {
+
+// Every setting of a training run; config.json records them all.
+struct TrainOptions {
+  std::string data_dir;
+  std::string dataset = "mnist";    // mnist | fashion-mnist
+  std::string variant = "modern";   // modern | classic
+  int64_t epochs = 3;
+  int64_t batch_size = 64;
+  std::string optimizer = "adamw";  // sgd | adam | adamw
+  double lr = 0;                    // 0: the recommended rate for the optimiser and variant
+  double momentum = 0.9;            // sgd only
+  double weight_decay = 0;          // decoupled for adamw, L2 for sgd/adam
+  std::string schedule = "onecycle";
+  bool augment = false;
+  double val_split = 0;             // fraction of the training set held out for validation
+  std::string device = "auto";
+  int threads = 0;                  // 0: LibTorch's default
+  uint64_t seed = 1;
+  std::string out_dir;              // empty: a new folder under runs/
+  bool resume = false;
+  int64_t log_every = 50;           // steps between progress updates (and host syncs)
+  int64_t eval_batch_size = 1000;
+  int64_t train_limit = 0;          // use only the first N training images (0: all); for quick runs
+  int64_t test_limit = 0;           // use only the first N test images (0: all)
+  int64_t stop_after_epochs = 0;    // stop (as if interrupted) once this many epochs are done; 0: never
+};
+
+// Throws std::invalid_argument naming the flag when a value is out of range.
+void validate(const TrainOptions& options);
+// The learning rate used when options.lr is 0.
+double recommended_learning_rate(const std::string& optimizer, const std::string& variant);
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;
+  std::optional<double> val_loss, val_accuracy;
+  double lr = 0;  // at the end of the epoch
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+struct BatchProgress {
+  int64_t epoch = 0, epochs = 0;
+  int64_t batch = 0, batches = 0;
+  double loss = 0, accuracy = 0;  // running means over the epoch so far
+  double images_per_second = 0;
+  double eta_seconds = 0;  // for the rest of this epoch
+};
+
+struct TrainResult {
+  std::string run_dir;
+  std::vector<EpochMetrics> history;  // every epoch of the run, resumed ones included
+  double best_test_accuracy = 0;
+  double seconds = 0;                 // this process's training time
+  double images_per_second = 0;
+};
+
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const std::string& run_dir, const std::string& device, int64_t first_epoch) {}
+  virtual void on_progress(const BatchProgress& progress) {}
+  virtual void on_epoch_end(const EpochMetrics& metrics) {}
+  virtual void on_finish(const TrainResult& result) {}
+};
+
+// Training diverged (NaN or infinite loss); the last good checkpoint is left in place.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+TrainResult train(const TrainOptions& options, TrainObserver* observer = nullptr);
+
+}  // namespace lenet5::engine
