@@ -43,7 +43,7 @@ double learning_rate_at(Schedule schedule, double base_lr, int64_t step, int64_t
     case Schedule::kOneCycle: {
       constexpr double kWarmupFraction = 0.3, kDivFactor = 25.0, kFinalDivFactor = 1e4;
       const double start = base_lr / kDivFactor;
-      if (progress < kWarmupFraction) return cosine_between(start, base_lr, 1.0 - progress / kWarmupFraction);
+      if (progress < kWarmupFraction) return cosine_between(start, base_lr, progress / kWarmupFraction);
       return cosine_between(base_lr, start / kFinalDivFactor, (progress - kWarmupFraction) / (1.0 - kWarmupFraction));
     }
     case Schedule::kPaper: {

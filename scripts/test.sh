@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install what is missing, build with tests, get the real datasets, run every test through CTest.
+#   scripts/test.sh [ctest flags...]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+install_missing_packages
+DATA_DIR=${LENET5_DATA_DIR:-$LENET5_ROOT/.data}
+bash "$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR"
+configure_and_build -DLENET5_BUILD_TESTS=ON -DLENET5_TEST_DATA_DIR="$DATA_DIR"
+cd "$BUILD_DIR"
+LENET5_DATA_DIR=$DATA_DIR with_fast_malloc ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"

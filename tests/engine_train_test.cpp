@@ -1,0 +1,253 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/schedule.h"
+#include "lenet5/engine/trainer.h"
+#include "test_files.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lenet5::engine::TrainOptions;
+using ::testing::HasSubstr;
+
+// A quick run on real MNIST subsets: 3,200 training images (50 steps of 64), 1,000 test images.
+TrainOptions quick_options(const std::string& out_dir) {
+  TrainOptions options;
+  options.data_dir = lenet5::testing::mnist_dir();
+  options.out_dir = out_dir;
+  options.device = "cpu";
+  options.threads = 1;
+  options.epochs = 2;
+  options.train_limit = 3200;
+  options.test_limit = 1000;
+  options.seed = 11;
+  return options;
+}
+
+std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
+  auto loaded = lenet5::engine::load_checkpoint(checkpoint);
+  std::vector<torch::Tensor> weights;
+  for (const auto& p : loaded.model->parameters()) weights.push_back(p.detach().clone());
+  return weights;
+}
+
+class EngineTrain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+  }
+  lenet5::testing::TempDir dir_;
+};
+
+TEST_F(EngineTrain, BothVariantsLearnFarAboveChance) {
+  for (const std::string variant : {"modern", "classic"}) {
+    auto options = quick_options(dir_.file(variant));
+    options.variant = variant;
+    options.epochs = 3;  // 150 steps
+    // The RBF network starts slowly: a short run needs a constant, higher rate than the 20-epoch recipe.
+    if (variant == "classic") {
+      options.lr = 3e-3;
+      options.schedule = "none";
+    }
+    const auto result = lenet5::engine::train(options);
+    ASSERT_EQ(result.history.size(), 3u);
+    EXPECT_GT(result.history.back().test_accuracy, variant == "modern" ? 0.9 : 0.8) << variant;
+    EXPECT_LT(result.history.back().train_loss, result.history.front().train_loss) << variant;
+  }
+}
+
+TEST_F(EngineTrain, WritesConfigMetricsAndCheckpoints) {
+  auto options = quick_options(dir_.file("run"));
+  options.val_split = 0.1;
+  lenet5::engine::train(options);
+  const auto metrics = read_metrics(options.out_dir);
+  ASSERT_EQ(metrics.size(), 2u);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    const auto& m = metrics[i];
+    EXPECT_EQ(m.at("epoch").get<int>(), static_cast<int>(i) + 1);
+    for (const char* key : {"train_accuracy", "test_accuracy", "val_accuracy"}) {
+      EXPECT_GE(m.at(key).get<double>(), 0.0) << key;
+      EXPECT_LE(m.at(key).get<double>(), 1.0) << key;
+    }
+    for (const char* key : {"train_loss", "test_loss", "lr", "seconds", "images_per_second"}) {
+      EXPECT_GT(m.at(key).get<double>(), 0.0) << key;
+    }
+  }
+  std::ifstream config_file(options.out_dir + "/config.json");
+  const auto config = nlohmann::json::parse(config_file);
+  EXPECT_EQ(config.at("variant"), "modern");
+  EXPECT_EQ(config.at("batch_size"), 64);
+  EXPECT_EQ(config.at("device"), "cpu");
+  EXPECT_TRUE(config.at("versions").contains("torch"));
+  EXPECT_TRUE(fs::exists(options.out_dir + "/best.pt"));
+  const auto loaded = lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt");
+  EXPECT_EQ(loaded.info.epoch, 2);
+  EXPECT_DOUBLE_EQ(loaded.info.test_accuracy, metrics.back().at("test_accuracy").get<double>());
+  for (const auto& entry : fs::directory_iterator(options.out_dir)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << "leftover " << entry.path();
+  }
+}
+
+TEST_F(EngineTrain, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
+  for (bool augment : {false, true}) {
+    auto straight = quick_options(dir_.file("straight" + std::to_string(augment)));
+    straight.augment = augment;
+    straight.optimizer = "adam";
+    straight.epochs = 3;
+    lenet5::engine::train(straight);
+
+    auto interrupted = straight;
+    interrupted.out_dir = dir_.file("resumed" + std::to_string(augment));
+    interrupted.stop_after_epochs = 1;
+    lenet5::engine::train(interrupted);
+    EXPECT_EQ(read_metrics(interrupted.out_dir).size(), 1u);
+    auto resumed = interrupted;
+    resumed.stop_after_epochs = 0;
+    resumed.resume = true;
+    lenet5::engine::train(resumed);
+
+    const auto a = weights_of(straight.out_dir + "/checkpoint.pt");
+    const auto b = weights_of(resumed.out_dir + "/checkpoint.pt");
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+    const auto metrics = read_metrics(resumed.out_dir);
+    ASSERT_EQ(metrics.size(), 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(metrics[static_cast<size_t>(i)].at("epoch").get<int>(), i + 1);
+    EXPECT_EQ(metrics.back().at("test_accuracy"), read_metrics(straight.out_dir).back().at("test_accuracy"));
+  }
+}
+
+TEST_F(EngineTrain, CheckpointRoundTripKeepsTheModelsOutputs) {
+  torch::manual_seed(3);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kClassic);
+  const std::string path = dir_.file("classic.pt");
+  lenet5::engine::CheckpointInfo info;
+  info.variant = lenet5::model::Variant::kClassic;
+  info.dataset = "fashion-mnist";
+  info.epoch = 7;
+  lenet5::engine::save_checkpoint(path, net, nullptr, info);
+  auto loaded = lenet5::engine::load_checkpoint(path);
+  EXPECT_EQ(loaded.info.variant, lenet5::model::Variant::kClassic);
+  EXPECT_EQ(loaded.info.dataset, "fashion-mnist");
+  EXPECT_EQ(loaded.info.epoch, 7);
+  auto x = torch::rand({5, 1, 28, 28});
+  EXPECT_TRUE(torch::equal(net->forward(x), loaded.model->forward(x)));
+}
+
+TEST_F(EngineTrain, CorruptOrForeignCheckpointIsAClearError) {
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  const std::string good = dir_.file("good.pt");
+  lenet5::engine::save_checkpoint(good, net, nullptr, {});
+  auto bytes = lenet5::testing::read_file(good);
+  bytes.resize(bytes.size() / 2);
+  lenet5::testing::write_file(dir_.file("truncated.pt"), bytes);
+  lenet5::testing::write_file(dir_.file("text.pt"), {'h', 'e', 'l', 'l', 'o'});
+  torch::serialize::OutputArchive foreign;
+  foreign.write("weights", torch::ones({3}));
+  foreign.save_to(dir_.file("foreign.pt"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"truncated.pt", "not a readable checkpoint"},
+      {"text.pt", "not a readable checkpoint"},
+      {"foreign.pt", "not a lenet5 checkpoint"},
+      {"absent.pt", "checkpoint not found"}};
+  for (const auto& [name, message] : cases) {
+    try {
+      lenet5::engine::load_checkpoint(dir_.file(name));
+      ADD_FAILURE() << name << " loaded";
+    } catch (const lenet5::engine::CheckpointError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(dir_.file(name) + ": " + message));
+    }
+  }
+}
+
+TEST_F(EngineTrain, DivergingLossStopsAndKeepsTheLastGoodCheckpoint) {
+  auto options = quick_options(dir_.file("nan"));
+  options.optimizer = "sgd";
+  options.stop_after_epochs = 1;
+  lenet5::engine::train(options);
+  auto diverging = options;
+  diverging.stop_after_epochs = 0;
+  diverging.resume = true;
+  diverging.lr = 1e12;
+  try {
+    lenet5::engine::train(diverging);
+    FAIL() << "expected TrainingDiverged";
+  } catch (const lenet5::engine::TrainingDiverged& e) {
+    EXPECT_THAT(e.what(), HasSubstr("training diverged: the loss became"));
+    EXPECT_THAT(e.what(), HasSubstr("at epoch 2"));
+  }
+  EXPECT_EQ(lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt").info.epoch, 1);
+  EXPECT_EQ(read_metrics(options.out_dir).size(), 1u);
+}
+
+TEST_F(EngineTrain, RefusesToOverwriteARunWithoutResume) {
+  auto options = quick_options(dir_.file("once"));
+  options.epochs = 1;
+  options.train_limit = 640;
+  lenet5::engine::train(options);
+  EXPECT_THROW(
+      {
+        try {
+          lenet5::engine::train(options);
+        } catch (const std::invalid_argument& e) {
+          EXPECT_THAT(e.what(), HasSubstr("already holds a run; pass --resume"));
+          throw;
+        }
+      },
+      std::invalid_argument);
+}
+
+TEST(EngineOptions, RejectsBadValuesNamingTheFlag) {
+  TrainOptions base;
+  base.data_dir = "/tmp";
+  const std::vector<std::pair<std::function<void(TrainOptions&)>, std::string>> cases = {
+      {[](TrainOptions& o) { o.epochs = 0; }, "--epochs"},
+      {[](TrainOptions& o) { o.batch_size = 0; }, "--batch-size"},
+      {[](TrainOptions& o) { o.optimizer = "lbfgs"; }, "--optimizer"},
+      {[](TrainOptions& o) { o.schedule = "warm"; }, "--schedule"},
+      {[](TrainOptions& o) { o.val_split = 1.5; }, "--val-split"},
+      {[](TrainOptions& o) { o.variant = "tiny"; }, "variant"},
+      {[](TrainOptions& o) { o.momentum = 1.0; }, "--momentum"},
+  };
+  for (const auto& [mutate, flag] : cases) {
+    TrainOptions options = base;
+    mutate(options);
+    try {
+      lenet5::engine::validate(options);
+      ADD_FAILURE() << flag << " accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(), HasSubstr(flag));
+    }
+  }
+}
+
+TEST(EngineSchedule, ShapesMatchTheirDefinitions) {
+  using lenet5::engine::learning_rate_at;
+  using lenet5::engine::Schedule;
+  EXPECT_DOUBLE_EQ(learning_rate_at(Schedule::kNone, 0.1, 57, 10, 100), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate_at(Schedule::kPaper, 1.0, 0, 10, 200), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate_at(Schedule::kPaper, 1.0, 25, 10, 200), 0.4);   // epoch 3
+  EXPECT_DOUBLE_EQ(learning_rate_at(Schedule::kPaper, 1.0, 115, 10, 200), 0.1);  // epoch 12
+  EXPECT_DOUBLE_EQ(learning_rate_at(Schedule::kPaper, 1.0, 199, 10, 200), 0.02);
+  EXPECT_NEAR(learning_rate_at(Schedule::kOneCycle, 1.0, 0, 10, 101), 1.0 / 25, 1e-12);
+  EXPECT_NEAR(learning_rate_at(Schedule::kOneCycle, 1.0, 30, 10, 101), 1.0, 1e-12);
+  EXPECT_LT(learning_rate_at(Schedule::kOneCycle, 1.0, 100, 10, 101), 1e-5);
+  EXPECT_NEAR(learning_rate_at(Schedule::kCosine, 1.0, 50, 10, 101), 0.5, 1e-12);
+}
+
+}  // namespace
