@@ -1,8 +1,10 @@
+#include <iomanip>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "lenet5/data/mnist_dataset.h"
+#include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
@@ -20,16 +22,38 @@ struct EvalOptions {
   bool json = false;
 };
 
-void run_eval(const EvalOptions& options) {
-  if (!options.model.empty()) {
-    throw std::runtime_error("--model " + options.model + ": TorchScript models are not supported yet; use --checkpoint");
+// An exported TorchScript model: the variant (for the loss), dataset and class names come from its metadata.
+void run_eval_exported(const EvalOptions& options, const torch::Device& device, data::Split split) {
+  auto exported = deploy::load_exported(options.model, device);
+  const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
+  const auto& metadata = exported.metadata;
+  const auto result = engine::evaluate([&](const torch::Tensor& x) { return exported.forward(x); }, dataset,
+                                       metadata.variant, engine::EvaluateOptions{options.batch_size});
+  if (options.json) {
+    std::cout << engine::evaluation_json(result) << "\n";
+    return;
   }
+  std::cout << options.model << ": " << model::variant_name(metadata.variant) << " LeNet-5 (TorchScript"
+            << (metadata.optimized ? ", optimised" : "") << "), " << metadata.dataset << " " << options.split
+            << " split, epoch " << metadata.epoch;
+  if (metadata.test_accuracy >= 0) {
+    std::cout << ", test accuracy at export " << std::fixed << std::setprecision(2) << 100.0 * metadata.test_accuracy
+              << "%";
+  }
+  std::cout << "\n" << engine::format_evaluation(result, metadata.class_names);
+}
+
+void run_eval(const EvalOptions& options) {
   const torch::Device device = engine::resolve_device(options.device);
+  const auto split = options.split == "train" ? data::Split::kTrain : data::Split::kTest;
+  if (!options.model.empty()) {
+    run_eval_exported(options, device, split);
+    return;
+  }
   auto loaded = engine::load_checkpoint(options.checkpoint);
   loaded.model->to(device);
-  const auto split = options.split == "train" ? data::Split::kTrain : data::Split::kTest;
   const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
-  const auto result = engine::evaluate(loaded.model, dataset, options.batch_size);
+  const auto result = engine::evaluate(loaded.model, dataset, engine::EvaluateOptions{options.batch_size});
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {

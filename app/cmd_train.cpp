@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "lenet5/engine/progress.h"
 #include "lenet5/engine/trainer.h"
+#include "report_observer.h"
 
 namespace lenet5::app {
 
@@ -47,7 +48,9 @@ void setup_train(CLI::App& app) {
   sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
   sub->callback([options] {
     engine::ConsoleProgress progress;
-    engine::train(*options, &progress);
+    ReportObserver report(options->variant);
+    FanOutObserver observers({&progress, &report});
+    engine::train(*options, &observers);
   });
 }
 

@@ -10,6 +10,11 @@ namespace lenet5::app {
 void setup_summary(CLI::App& app);
 void setup_train(CLI::App& app);
 void setup_eval(CLI::App& app);
+void setup_export(CLI::App& app);
+void setup_predict(CLI::App& app);
+void setup_bench(CLI::App& app);
+void setup_visualize(CLI::App& app);
+void setup_report(CLI::App& app);
 
 // Flags several commands share.
 void add_data_option(CLI::App& sub, std::string& data_dir);

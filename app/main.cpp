@@ -9,6 +9,11 @@ int main(int argc, char** argv) {
   lenet5::app::setup_summary(app);
   lenet5::app::setup_train(app);
   lenet5::app::setup_eval(app);
+  lenet5::app::setup_export(app);
+  lenet5::app::setup_predict(app);
+  lenet5::app::setup_bench(app);
+  lenet5::app::setup_visualize(app);
+  lenet5::app::setup_report(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

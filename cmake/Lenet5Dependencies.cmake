@@ -1,6 +1,8 @@
 # Third-party dependencies. LibTorch from Debian's libtorch-dev (1.13) or an official LibTorch 2.x given by
 # CMAKE_PREFIX_PATH; CLI11 from its CMake package or a plain include directory; zlib; stb (image decoding).
+if(NOT LENET5_TORCH_FREE_ONLY)
 find_package(Torch REQUIRED)
+endif()
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
 
@@ -26,11 +28,13 @@ find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb HINTS ${CMAKE_SOURCE_DIR
 find_library(STB_LIBRARY stb)
 
 # One precompiled LibTorch header shared by every torch target (REUSE_FROM needs identical flags).
+if(NOT LENET5_TORCH_FREE_ONLY)
 add_library(lenet5_torch_pch OBJECT ${CMAKE_SOURCE_DIR}/cmake/pch_stub.cpp)
 target_link_libraries(lenet5_torch_pch PUBLIC ${TORCH_LIBRARIES})
 lenet5_set_warnings(lenet5_torch_pch)
 if(LENET5_USE_PCH)
   target_precompile_headers(lenet5_torch_pch PRIVATE <torch/torch.h>)
+endif()
 endif()
 
 # lenet5_use_torch(target): link LibTorch and reuse the shared precompiled header.

@@ -8,7 +8,7 @@ BUILD_DIR=${LENET5_BUILD_DIR:-$LENET5_ROOT/build}
 BUILD_TYPE=${LENET5_BUILD_TYPE:-Release}
 
 PACKAGES=(
-  cmake ninja-build g++ ccache pkg-config
+  cmake ninja-build g++ ccache pkg-config bc
   libtorch-dev python3-torch
   libcli11-dev libgtest-dev zlib1g-dev libstb-dev nlohmann-json3-dev
   libgoogle-perftools-dev libopenblas0-serial

@@ -129,7 +129,7 @@ TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
   for (Variant variant : {Variant::kClassic, Variant::kModern}) {
     torch::manual_seed(0);
     LeNet5 net(variant);
-    torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(variant == Variant::kModern ? 3e-3 : 1e-3));
+    torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(3e-3));
     auto loss_of = [&] { return lenet5::model::classification_loss(net->forward(data.images()), data.targets(), variant); };
     const float initial = loss_of().item<float>();
     float final_loss = initial;

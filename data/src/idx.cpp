@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -36,8 +37,8 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // Reads up to `size` bytes; returns how many were read (0 at the end). Throws IdxError on a read error.
   virtual std::size_t read(std::uint8_t* out, std::size_t size) = 0;
-  // Upper bound on what the stream can still deliver, when known (raw files and memory); 0 when unknown.
-  virtual std::uint64_t known_remaining() const { return 0; }
+  // What the stream can still deliver, when known (raw files and memory); nothing for gzip streams.
+  virtual std::optional<std::uint64_t> known_remaining() const { return std::nullopt; }
 };
 
 class MemorySource : public ByteSource {
@@ -49,7 +50,7 @@ class MemorySource : public ByteSource {
     offset_ += n;
     return n;
   }
-  std::uint64_t known_remaining() const override { return size_ - offset_; }
+  std::optional<std::uint64_t> known_remaining() const override { return size_ - offset_; }
 
  private:
   const std::uint8_t* bytes_;
@@ -79,7 +80,11 @@ class GzFileSource : public ByteSource {
     while (total < size) {
       const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(size - total, 1u << 30));
       const int n = gzread(file_, out + total, chunk);
-      if (n < 0 || (n == 0 && !gzeof(file_))) fail(path_, std::string("read error: ") + error_text());
+      if (n < 0 || (n == 0 && !gzeof(file_))) {
+        int code = Z_OK;
+        gzerror(file_, &code);
+        fail(path_, std::string(code == Z_DATA_ERROR ? "corrupt gzip data: " : "read error: ") + error_text());
+      }
       if (n == 0) {
         int code = Z_OK;
         gzerror(file_, &code);
@@ -92,7 +97,9 @@ class GzFileSource : public ByteSource {
     if (!compressed_) remaining_ -= std::min<std::uint64_t>(remaining_, total);
     return total;
   }
-  std::uint64_t known_remaining() const override { return compressed_ ? 0 : remaining_; }
+  std::optional<std::uint64_t> known_remaining() const override {
+    return compressed_ ? std::nullopt : std::optional<std::uint64_t>(remaining_);
+  }
 
  private:
   std::string error_text() {
@@ -160,13 +167,13 @@ IdxArray parse(ByteSource& source, IdxKind expected, const std::string& name, co
 
   // Never trust the header with an allocation the data cannot back: for raw input the remaining size is
   // known; gzip input grows the buffer only as real data arrives.
-  const std::uint64_t remaining = source.known_remaining();
-  if (remaining != 0 && remaining < payload) {
+  const std::optional<std::uint64_t> remaining = source.known_remaining();
+  if (remaining && *remaining < payload) {
     fail(name, "truncated data: header promises " + std::to_string(payload) + " bytes, file holds " +
-                   std::to_string(remaining));
+                   std::to_string(*remaining));
   }
   constexpr std::size_t kChunk = std::size_t{1} << 22;
-  array.values.reserve(remaining != 0 ? static_cast<std::size_t>(payload) : std::min<std::size_t>(payload, kChunk));
+  array.values.reserve(remaining ? static_cast<std::size_t>(payload) : std::min<std::size_t>(payload, kChunk));
   while (array.values.size() < payload) {
     const std::size_t offset = array.values.size();
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(payload - offset, kChunk));

@@ -1,33 +1,78 @@
 #include "lenet5/engine/checkpoint.h"
 
+#include <zlib.h>
+
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
-#include <unistd.h>
+#include "lenet5/engine/run_files.h"
 
 namespace lenet5::engine {
 namespace {
 
-constexpr const char* kFormat = "lenet5-checkpoint-v1";
+// v2: the torch archive followed by a trailer with its size and CRC32, verified on load. v1 (no trailer)
+// checkpoints still load, unverified.
+constexpr const char* kFormat = "lenet5-checkpoint-v2";
+constexpr const char* kUnverifiedFormat = "lenet5-checkpoint-v1";
+// Trailer: magic, archive size (u64), CRC32 of the archive (u32), both little-endian.
+constexpr std::array<char, 8> kTrailerMagic = {'L', 'N', '5', 'C', 'R', 'C', '3', '2'};
+constexpr std::size_t kTrailerSize = 8 + 8 + 4;
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::uint32_t checksum(const std::string& bytes, std::size_t size) {
+  return static_cast<std::uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), size));
+}
+
+void append_little_endian(std::string& out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+std::uint64_t read_little_endian(const char* in, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
 
 torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device = torch::kCPU) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) throw CheckpointError(path + ": checkpoint not found");
   if (std::filesystem::is_directory(path, error)) throw CheckpointError(path + ": is a folder, expected a checkpoint file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw CheckpointError(path + ": cannot read: " + std::strerror(errno));
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (in.bad()) throw CheckpointError(path + ": cannot read: " + std::strerror(errno));
+
+  std::size_t archive_size = bytes.size();
+  const bool has_trailer = bytes.size() >= kTrailerSize &&
+                           std::memcmp(bytes.data() + bytes.size() - kTrailerSize, kTrailerMagic.data(), 8) == 0;
+  if (has_trailer) {
+    archive_size = bytes.size() - kTrailerSize;
+    const char* trailer = bytes.data() + archive_size;
+    if (read_little_endian(trailer + 8, 8) != archive_size ||
+        read_little_endian(trailer + 16, 4) != checksum(bytes, archive_size)) {
+      throw CheckpointError(path + ": checksum mismatch (corrupt checkpoint)");
+    }
+  }
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path, device);
+    archive.load_from(bytes.data(), archive_size, device);
   } catch (const c10::Error& e) {
     throw CheckpointError(path + ": not a readable checkpoint (corrupt, truncated or another format): " +
                           first_line(e.what_without_backtrace()));
   }
   c10::IValue format;
-  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat) {
+  if (!archive.try_read("format", format) || !format.isString() ||
+      (format.toStringRef() != kFormat && format.toStringRef() != kUnverifiedFormat)) {
     throw CheckpointError(path + ": not a lenet5 checkpoint (no '" + std::string(kFormat) + "' format tag)");
+  }
+  if (format.toStringRef() == kFormat && !has_trailer) {
+    throw CheckpointError(path + ": checksum missing (corrupt or truncated checkpoint)");
   }
   return archive;
 }
@@ -51,17 +96,26 @@ void save_checkpoint(const std::string& path, model::LeNet5& model, const torch:
     optimizer->save(optimizer_archive);
     archive.write("optimizer", optimizer_archive);
   }
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  // One file, written whole through a temporary file and a rename: after a crash at any moment the path
+  // holds either the previous checkpoint or this one, each with a matching checksum.
+  std::string bytes;
   try {
-    archive.save_to(temporary);
+    archive.save_to([&bytes](const void* data, std::size_t size) {
+      bytes.append(static_cast<const char*>(data), size);
+      return size;
+    });
   } catch (const c10::Error& e) {
-    std::remove(temporary.c_str());
     throw CheckpointError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int saved_errno = errno;
-    std::remove(temporary.c_str());
-    throw CheckpointError(path + ": cannot replace checkpoint: " + std::strerror(saved_errno));
+  const std::uint32_t crc = checksum(bytes, bytes.size());
+  const std::uint64_t archive_size = bytes.size();
+  bytes.append(kTrailerMagic.data(), kTrailerMagic.size());
+  append_little_endian(bytes, archive_size, 8);
+  append_little_endian(bytes, crc, 4);
+  try {
+    write_file_atomically(path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(e.what());
   }
 }
 

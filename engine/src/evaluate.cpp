@@ -10,20 +10,28 @@
 namespace lenet5::engine {
 
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
-                    int64_t batch_size) {
+                    const EvaluateOptions& options) {
+  const int64_t batch_size = options.batch_size;
   c10::InferenceMode inference;
   const auto& images = data.images();
   const auto& targets = data.targets();
   const int64_t n = data.length();
   auto loss_sum = torch::zeros({}, images.options().dtype(torch::kFloat64));
   auto confusion = torch::zeros({100}, targets.options());
+  // Confidence of each wrong prediction (-1 where right), kept on the device until the end.
+  std::vector<torch::Tensor> wrong_confidence;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
     auto x = images.slice(0, begin, end);
     auto y = targets.slice(0, begin, end);
     auto scores = scorer(x);
     loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
-    confusion += torch::bincount(y * 10 + scores.argmax(1), {}, 100);
+    auto predicted = scores.argmax(1);
+    confusion += torch::bincount(y * 10 + predicted, {}, 100);
+    if (options.worst_mistakes > 0) {
+      auto confidence = torch::softmax(scores.to(torch::kFloat32), 1).amax(1);
+      wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
+    }
   }
   Evaluation result;
   result.n = n;
@@ -41,14 +49,27 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
     result.per_class_accuracy[t] = row_total > 0 ? static_cast<double>(access[t][t]) / row_total : 0.0;
   }
   result.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
+  if (!wrong_confidence.empty()) {
+    auto all = torch::cat(wrong_confidence);
+    const int64_t k = std::min<int64_t>(options.worst_mistakes, n - correct);
+    auto [confidence, index] = all.topk(k);
+    confidence = confidence.to(torch::kCPU);
+    index = index.to(torch::kCPU);
+    auto labels = targets.index_select(0, index.to(targets.device())).to(torch::kCPU);
+    auto predicted = scorer(images.index_select(0, index.to(images.device()))).argmax(1).to(torch::kCPU);
+    for (int64_t i = 0; i < k; ++i) {
+      result.worst_mistakes.push_back({index[i].item<int64_t>(), labels[i].item<int64_t>(),
+                                       predicted[i].item<int64_t>(), confidence[i].item<double>()});
+    }
+  }
   return result;
 }
 
-Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, int64_t batch_size) {
+Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const EvaluateOptions& options) {
   const bool was_training = model->is_training();
   model->eval();
   auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->options.variant(),
-                         batch_size);
+                         options);
   model->train(was_training);
   return result;
 }
@@ -80,6 +101,12 @@ std::string evaluation_json(const Evaluation& evaluation) {
   json["loss"] = evaluation.loss;
   json["per_class_accuracy"] = evaluation.per_class_accuracy;
   json["confusion"] = evaluation.confusion;
+  if (!evaluation.worst_mistakes.empty()) {
+    auto& mistakes = json["worst_mistakes"] = nlohmann::json::array();
+    for (const auto& m : evaluation.worst_mistakes) {
+      mistakes.push_back({{"index", m.index}, {"label", m.label}, {"predicted", m.predicted}, {"confidence", m.confidence}});
+    }
+  }
   return json.dump();
 }
 

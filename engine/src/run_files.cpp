@@ -1,5 +1,6 @@
 #include "lenet5/engine/run_files.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,6 +33,13 @@ void write_file_atomically(const std::string& path, const std::string& content) 
     const int saved_errno = errno;
     std::remove(temporary.c_str());
     throw std::runtime_error(path + ": cannot replace: " + std::strerror(saved_errno));
+  }
+  // Make the rename itself durable, so files replaced one after the other reach the disk in that order.
+  const std::string parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
 }
 

@@ -30,6 +30,8 @@ constexpr const char* kCheckpointFile = "checkpoint.pt";
 constexpr const char* kBestFile = "best.pt";
 constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kConfigFile = "config.json";
+constexpr const char* kEvaluationFile = "evaluation.json";  // the latest epoch's test evaluation
+constexpr int64_t kWorstMistakes = 24;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -134,6 +136,17 @@ std::string history_text(const std::vector<EpochMetrics>& history) {
   return text;
 }
 
+// Temporary files (<name>.tmp.<pid>, see write_file_atomically) a killed run left in its folder.
+void remove_stale_temporaries(const std::string& run_dir) {
+  std::error_code error;
+  for (fs::directory_iterator it(run_dir, error), end; !error && it != end; it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    for (const char* file : {kCheckpointFile, kBestFile, kMetricsFile, kConfigFile, kEvaluationFile}) {
+      if (name.rfind(std::string(file) + ".tmp.", 0) == 0) fs::remove(it->path(), error);
+    }
+  }
+}
+
 // The score the best checkpoint is chosen by: validation accuracy when held out, else test accuracy.
 double selection_accuracy(const EpochMetrics& m) { return m.val_accuracy ? *m.val_accuracy : m.test_accuracy; }
 
@@ -187,6 +200,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     throw std::invalid_argument("--out: " + run_dir + " already holds a run; pass --resume to continue it or choose another folder");
   }
   ensure_writable_directory(run_dir);
+  remove_stale_temporaries(run_dir);
 
   // Data, resident on the training device.
   data::MnistDataset train_set(options.data_dir, data::Split::kTrain);
@@ -294,11 +308,11 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     metrics.epoch = epoch;
     metrics.train_loss = loss_sum.item<double>() / static_cast<double>(n);
     metrics.train_accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
-    const auto test = evaluate(net, test_set, options.eval_batch_size);
+    const auto test = evaluate(net, test_set, {options.eval_batch_size, kWorstMistakes});
     metrics.test_loss = test.loss;
     metrics.test_accuracy = test.accuracy;
     if (val_set) {
-      const auto val = evaluate(net, *val_set, options.eval_batch_size);
+      const auto val = evaluate(net, *val_set, {options.eval_batch_size, 0});
       metrics.val_loss = val.loss;
       metrics.val_accuracy = val.accuracy;
     }
@@ -307,14 +321,16 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     metrics.images_per_second = static_cast<double>(n) / train_seconds;
     history.push_back(metrics);
 
-    // Metrics first, then the checkpoint: a crash in between leaves a metrics line that resume drops.
+    // Metrics and best.pt first, the checkpoint last: after a crash in between, resume drops the metrics
+    // line and redoes the epoch, writing best.pt again if it was the best.
+    write_file_atomically((fs::path(run_dir) / kEvaluationFile).string(), evaluation_json(test) + "\n");
     write_file_atomically(metrics_path, history_text(history));
     CheckpointInfo info{variant, options.dataset, epoch, metrics.test_accuracy, config.dump()};
-    save_checkpoint(checkpoint_path, net, optimizer.get(), info);
     if (selection_accuracy(metrics) > best) {
       best = selection_accuracy(metrics);
       save_checkpoint((fs::path(run_dir) / kBestFile).string(), net, nullptr, info);
     }
+    save_checkpoint(checkpoint_path, net, optimizer.get(), info);
     report.on_epoch_end(metrics);
   }
 

@@ -10,23 +10,37 @@
 
 namespace lenet5::engine {
 
+struct Mistake {
+  int64_t index = 0;  // position in the evaluated dataset
+  int64_t label = 0;
+  int64_t predicted = 0;
+  double confidence = 0;  // softmax probability of the predicted class
+};
+
 struct Evaluation {
   int64_t n = 0;
   double loss = 0;      // mean loss of the variant's criterion
   double accuracy = 0;  // fraction in [0,1]
   std::array<double, 10> per_class_accuracy{};
   std::array<std::array<int64_t, 10>, 10> confusion{};  // [true][predicted]
+  std::vector<Mistake> worst_mistakes;  // the most confidently wrong, most confident first
 };
 
 // Any scorer mapping [N,1,28,28] pixels in [0,1] to scores [N,10]: an eager model or a TorchScript module.
 using Scorer = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // Scores `data` in batches (on the data's device) under InferenceMode; reads results from the device once.
+struct EvaluateOptions {
+  int64_t batch_size = 1000;
+  int64_t worst_mistakes = 0;  // how many of the most confidently wrong samples to keep
+};
+
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
-                    int64_t batch_size = 1000);
-Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, int64_t batch_size = 1000);
+                    const EvaluateOptions& options = {});
+Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const EvaluateOptions& options = {});
 
 std::string format_evaluation(const Evaluation& evaluation, const std::vector<std::string>& class_names);
+// n, accuracy, loss, per_class_accuracy, confusion, and worst_mistakes when any were kept.
 std::string evaluation_json(const Evaluation& evaluation);
 
 }  // namespace lenet5::engine

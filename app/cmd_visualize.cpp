@@ -1,0 +1,100 @@
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "commands.h"
+#include "lenet5/model/lenet5.h"
+#include "lenet5/report/diagram.h"
+#include "report_observer.h"
+
+namespace lenet5::app {
+namespace {
+namespace fs = std::filesystem;
+
+struct VisualizeOptions {
+  std::string variant = "classic";
+  std::string out;
+  bool png = false;
+};
+
+// The full path of `program` on $PATH, or "" when it is not there.
+std::string find_program(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+  }
+  return "";
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string quoted = "'";
+  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+void write_text(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  out.close();
+  if (!out) throw std::runtime_error(path + ": cannot write");
+}
+
+void convert_to_png(const std::string& converter, const std::string& svg, const std::string& png) {
+  const std::string command = shell_quote(converter) + " --zoom 2 --background-color white --output " +
+                              shell_quote(png) + " " + shell_quote(svg);
+  if (std::system(command.c_str()) != 0) throw std::runtime_error(png + ": rsvg-convert failed on " + svg);
+}
+
+void run_visualize(const VisualizeOptions& options) {
+  const fs::path out(options.out);
+  if (out.extension() != ".svg") throw std::invalid_argument("--out: expected a file name ending in .svg, got " + options.out);
+  std::string converter;
+  if (options.png) {
+    converter = find_program("rsvg-convert");
+    if (converter.empty()) {
+      throw std::runtime_error("--png: rsvg-convert is not installed (Debian/Ubuntu: apt-get install librsvg2-bin)");
+    }
+  }
+  if (out.has_parent_path()) fs::create_directories(out.parent_path());
+
+  std::vector<std::pair<std::string, std::string>> figures = {
+      {out.string(), report::architecture_svg(diagram_layers(options.variant), options.variant)}};
+  if (model::parse_variant(options.variant) == model::Variant::kClassic) {
+    fs::path c3 = out;
+    c3.replace_filename(out.stem().string() + "-c3.svg");
+    figures.emplace_back(c3.string(), report::c3_table_svg(model::c3_connection_table()));
+  }
+  for (const auto& [path, svg] : figures) {
+    write_text(path, svg);
+    std::cout << "wrote " << path << "\n";
+    if (options.png) {
+      const std::string png = fs::path(path).replace_extension(".png").string();
+      convert_to_png(converter, path, png);
+      std::cout << "wrote " << png << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+void setup_visualize(CLI::App& app) {
+  auto options = std::make_shared<VisualizeOptions>();
+  auto* sub = app.add_subcommand("visualize", "Draw the architecture as SVG (classic: also the C3 connection table)");
+  sub->add_option("--variant", options->variant, "Network variant")
+      ->check(CLI::IsMember({"classic", "modern"}))
+      ->capture_default_str();
+  sub->add_option("--out", options->out, "SVG file to write (classic also writes <name>-c3.svg next to it)")->required();
+  sub->add_flag("--png", options->png, "Also write PNG copies (needs rsvg-convert, Debian package librsvg2-bin)");
+  sub->callback([options] { run_visualize(*options); });
+}
+
+}  // namespace lenet5::app

@@ -1,0 +1,200 @@
+#include "lenet5/bench/benchmark.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <sstream>
+
+#include "lenet5/deploy/export.h"
+#include "lenet5/engine/device.h"
+#include "lenet5/model/loss.h"
+#include "lenet5/model/summary.h"
+
+namespace lenet5::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double> sorted_values, double fraction) {
+  std::sort(sorted_values.begin(), sorted_values.end());
+  const auto index = static_cast<size_t>(fraction * static_cast<double>(sorted_values.size() - 1) + 0.5);
+  return sorted_values[std::min(index, sorted_values.size() - 1)];
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+// Times `step` (one batch) after warm-up; the device is synchronised after every step so each latency is
+// the batch's full time.
+BenchResult time_steps(const std::function<void()>& step, const BenchOptions& options) {
+  for (int64_t i = 0; i < options.warmup; ++i) step();
+  synchronize(options.device);
+  std::vector<double> latencies_us;
+  const auto start = Clock::now();
+  for (int64_t i = 0;; ++i) {
+    if (options.iterations > 0 ? i >= options.iterations
+                               : (i >= 5 && std::chrono::duration<double>(Clock::now() - start).count() >= options.seconds)) {
+      break;
+    }
+    const auto before = Clock::now();
+    step();
+    synchronize(options.device);
+    latencies_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - before).count());
+  }
+  BenchResult result;
+  result.iterations = static_cast<int64_t>(latencies_us.size());
+  result.p50_us = percentile(latencies_us, 0.50);
+  result.p90_us = percentile(latencies_us, 0.90);
+  result.p99_us = percentile(latencies_us, 0.99);
+  double total_us = 0;
+  for (double us : latencies_us) total_us += us;
+  result.images_per_second = total_us > 0 ? 1e6 * static_cast<double>(result.iterations) / total_us : 0;
+  return result;
+}
+
+}  // namespace
+
+Mode parse_mode(const std::string& name) {
+  if (name == "eager") return Mode::kEager;
+  if (name == "torchscript") return Mode::kTorchScript;
+  if (name == "optimized") return Mode::kOptimized;
+  if (name == "train") return Mode::kTrain;
+  throw std::invalid_argument("--modes: unknown mode '" + name + "': expected eager, torchscript, optimized or train");
+}
+
+std::string mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kEager: return "eager";
+    case Mode::kTorchScript: return "torchscript";
+    case Mode::kOptimized: return "optimized";
+    case Mode::kTrain: return "train";
+  }
+  return "?";
+}
+
+double forward_flops_per_image(model::LeNet5& model) {
+  return 2.0 * static_cast<double>(model::summarize(model).connections);
+}
+
+BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module> script, const BenchOptions& options) {
+  BenchReport report;
+  report.device = options.device.str();
+  report.threads = torch::get_num_threads();
+  report.torch_version = engine::torch_version();
+  report.variant = model::variant_name(model->options.variant());
+  report.flops_per_image = forward_flops_per_image(model);
+
+  model->to(options.device);
+  model->eval();
+  const bool needs_script = std::any_of(options.modes.begin(), options.modes.end(),
+                                        [](Mode m) { return m == Mode::kTorchScript || m == Mode::kOptimized; });
+  torch::jit::Module scripted = script ? *script : (needs_script ? deploy::to_torchscript(model) : torch::jit::Module());
+  if (needs_script) {
+    scripted.to(options.device);
+    scripted.eval();
+  }
+
+  for (Mode mode : options.modes) {
+    std::optional<torch::jit::Module> optimized;
+    if (mode == Mode::kOptimized) {
+      auto copy = scripted.clone();
+      copy.eval();
+      auto frozen = torch::jit::freeze(copy);
+      optimized = torch::jit::optimize_for_inference(frozen);
+    }
+    for (int64_t batch_size : options.batch_sizes) {
+      auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide}, torch::TensorOptions().device(options.device));
+      std::function<void()> step;
+      std::unique_ptr<torch::optim::AdamW> optimizer;
+      torch::Tensor targets;
+      switch (mode) {
+        case Mode::kEager:
+          step = [&] {
+            c10::InferenceMode inference;
+            model->forward(images);
+          };
+          break;
+        case Mode::kTorchScript:
+          step = [&] {
+            c10::InferenceMode inference;
+            scripted.forward({images});
+          };
+          break;
+        case Mode::kOptimized:
+          step = [&] {
+            c10::InferenceMode inference;
+            optimized->forward({images});
+          };
+          break;
+        case Mode::kTrain:
+          // A copy, so timing never changes the weights being benchmarked.
+          targets = torch::randint(0, model::kNumClasses, {batch_size}, torch::TensorOptions().dtype(torch::kInt64).device(options.device));
+          step = [&, copy = model::LeNet5(model->options)]() mutable {
+            if (!optimizer) {
+              copy->to(options.device);
+              copy->train();
+              optimizer = std::make_unique<torch::optim::AdamW>(copy->parameters(), torch::optim::AdamWOptions(1e-3));
+            }
+            optimizer->zero_grad();
+            model::classification_loss(copy->forward(images), targets, copy->options.variant()).backward();
+            optimizer->step();
+          };
+          break;
+      }
+      BenchResult result = time_steps(step, options);
+      result.mode = mode_name(mode);
+      result.batch_size = batch_size;
+      result.images_per_second *= static_cast<double>(batch_size);
+      const double flops = mode == Mode::kTrain ? 3 * report.flops_per_image : report.flops_per_image;
+      result.gflops_per_second = result.images_per_second * flops / 1e9;
+      report.results.push_back(result);
+    }
+  }
+  return report;
+}
+
+std::string format_report(const BenchReport& report) {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof line, "LeNet-5 (%s) on %s, %d thread%s, LibTorch %s; %.0f forward FLOPs per image\n",
+                report.variant.c_str(), report.device.c_str(), report.threads, report.threads == 1 ? "" : "s",
+                report.torch_version.c_str(), report.flops_per_image);
+  out << line;
+  std::snprintf(line, sizeof line, "%-12s %6s %11s %11s %11s %13s %9s\n", "mode", "batch", "p50 us", "p90 us",
+                "p99 us", "images/s", "GFLOP/s");
+  out << line << std::string(78, '-') << "\n";
+  for (const auto& r : report.results) {
+    std::snprintf(line, sizeof line, "%-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f\n", r.mode.c_str(),
+                  static_cast<long long>(r.batch_size), r.p50_us, r.p90_us, r.p99_us, r.images_per_second,
+                  r.gflops_per_second);
+    out << line;
+  }
+  out << "(train: forward + backward + AdamW step, counted as 3x the forward FLOPs)\n";
+  return out.str();
+}
+
+std::string report_json(const BenchReport& report) {
+  nlohmann::json json{{"device", report.device},
+                      {"threads", report.threads},
+                      {"torch_version", report.torch_version},
+                      {"variant", report.variant},
+                      {"flops_per_image", report.flops_per_image},
+                      {"results", nlohmann::json::array()}};
+  for (const auto& r : report.results) {
+    json["results"].push_back({{"mode", r.mode},
+                               {"batch_size", r.batch_size},
+                               {"iterations", r.iterations},
+                               {"p50_us", r.p50_us},
+                               {"p90_us", r.p90_us},
+                               {"p99_us", r.p99_us},
+                               {"images_per_second", r.images_per_second},
+                               {"gflops_per_second", r.gflops_per_second}});
+  }
+  return json.dump();
+}
+
+}  // namespace lenet5::bench

@@ -1,0 +1,63 @@
+// Turning pictures of digits into what the network was trained on, the way MNIST was made: grayscale,
+// ink high on a zero background, the digit scaled into a 20x20 box (aspect ratio kept, anti-aliased) and
+// placed in a 28x28 field so that its centre of mass is at the centre. Torch-free.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lenet5::deploy {
+
+class ImageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Grayscale pixels in [0,1], row-major.
+struct GrayImage {
+  int width = 0;
+  int height = 0;
+  std::vector<float> pixels;
+
+  GrayImage() = default;
+  GrayImage(int width_, int height_, float value = 0.0f)
+      : width(width_), height(height_), pixels(static_cast<size_t>(width_) * static_cast<size_t>(height_), value) {}
+  float& at(int x, int y) { return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)]; }
+  float at(int x, int y) const {
+    return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)];
+  }
+};
+
+// PNG, JPEG, BMP, GIF, TGA, PGM/PPM (whatever stb_image decodes): colour becomes luma, transparency is
+// composited on white. Throws ImageError naming the file when it is missing or cannot be decoded.
+GrayImage read_image(const std::string& path);
+
+// Writes 8-bit grayscale; the format follows the extension, .png or .pgm.
+void write_image(const std::string& path, const GrayImage& image);
+
+struct PreprocessOptions {
+  int side = 28;                // output field
+  int box = 20;                 // longest side of the digit after scaling
+  bool center_of_mass = true;   // centre by centre of mass (MNIST); false: centre the bounding box
+  float ink_threshold = 0.25f;  // fraction of the ink range that counts for the bounding box
+};
+
+// MNIST: 20x20 box centred by mass; Fashion-MNIST (products resized to fill the field): 28x28 box, centred.
+PreprocessOptions preprocess_options_for(const std::string& dataset);
+
+// The background (median of the border pixels) decides the polarity: a light background is inverted so that
+// ink is high. The ink range is then stretched to [0,1], the digit cropped to the pixels above the threshold,
+// scaled (area averaging when shrinking, bilinear when enlarging) and pasted into the field. Returns
+// side x side pixels in [0,1]. Throws ImageError when the image holds no ink (a blank or flat picture).
+GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options = {});
+
+// read_image + preprocess; errors name the file.
+GrayImage load_digit(const std::string& path, const PreprocessOptions& options = {});
+
+// Centre of mass (x, y) in pixel-index coordinates, weighted by pixel value; (-1, -1) for an all-zero image.
+std::pair<double, double> center_of_mass(const GrayImage& image);
+
+}  // namespace lenet5::deploy

@@ -1,0 +1,361 @@
+#include "lenet5/deploy/export.h"
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+#include "lenet5/data/mnist_dataset.h"
+#include "lenet5/engine/device.h"
+
+namespace lenet5::deploy {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// The model's constants (model/src/lenet5.cpp); export_torchscript checks the result against the eager model,
+// so a drift between the two fails the export instead of shipping a different network.
+constexpr double kSquashAmplitude = 1.7159;
+constexpr double kSquashSlope = 2.0 / 3.0;
+constexpr double kClassicBackground = -0.1;
+constexpr double kClassicInkRange = 1.275;
+constexpr double kMnistMean = 0.1307;
+constexpr double kMnistStd = 0.3081;
+
+constexpr const char* kCheckpointFormatPrefix = "lenet5-checkpoint-";
+constexpr int64_t kCheckImages = 16;
+constexpr double kGoldenRatioFraction = 0.6180339887498949;
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string number(double value) {
+  std::ostringstream out;
+  out << std::setprecision(17) << value;
+  std::string text = out.str();
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";  // a float literal for TorchScript
+  return text;
+}
+
+// TorchScript source of forward for each variant; the same aten ops in the same order as the eager model,
+// so the exported scores match it to the last bit on the same device.
+std::string forward_source(model::Variant variant) {
+  const std::string guard =
+      "    assert x.dim() == 4 and x.size(1) == 1 and x.size(2) == 28 and x.size(3) == 28, "
+      "\"LeNet-5 expects float32 [N,1,28,28] with pixel values in [0,1]\"\n";
+  const std::string squash_open = "torch.tanh((";
+  const std::string squash_close = ") * " + number(kSquashSlope) + ") * " + number(kSquashAmplitude);
+  auto squash = [&](const std::string& inner) { return squash_open + inner + squash_close; };
+  auto conv = [](const std::string& layer, int padding) {
+    const std::string p = std::to_string(padding);
+    return "torch.conv2d(x, self." + layer + "_weight, self." + layer + "_bias, [1, 1], [" + p + ", " + p +
+           "], [1, 1], 1)";
+  };
+  std::ostringstream src;
+  src << "def forward(self, x: Tensor) -> Tensor:\n" << guard;
+  if (variant == model::Variant::kClassic) {
+    auto subsampling = [&](const std::string& layer) {
+      return "    x = torch.avg_pool2d(x, [2, 2], [2, 2]) * 4.0\n    x = " +
+             squash("x * self." + layer + "_weight.view([1, -1, 1, 1]) + self." + layer +
+                    "_bias.view([1, -1, 1, 1])") +
+             "\n";
+    };
+    src << "    x = torch.constant_pad_nd(x, [2, 2, 2, 2], 0.0) * " << number(kClassicInkRange) << " + "
+        << number(kClassicBackground) << "\n"
+        << "    x = " << squash(conv("C1", 0)) << "\n"
+        << subsampling("S2") << "    x = " << squash(conv("C3", 0)) << "\n"
+        << subsampling("S4") << "    x = " << squash(conv("C5", 0)) << "\n"
+        << "    x = " << squash("torch.linear(torch.flatten(x, 1), self.F6_weight, self.F6_bias)") << "\n"
+        << "    return -torch.sum(torch.pow(x.unsqueeze(1) - self.output_prototypes.unsqueeze(0), 2), [2])\n";
+  } else {
+    const std::string pool = "    x = torch.max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], False)\n";
+    src << "    x = (x - " << number(kMnistMean) << ") / " << number(kMnistStd) << "\n"
+        << "    x = torch.relu(" << conv("C1", 2) << ")\n"
+        << pool << "    x = torch.relu(" << conv("C3", 0) << ")\n"
+        << pool << "    x = torch.relu(" << conv("C5", 0) << ")\n"
+        << "    x = torch.relu(torch.linear(torch.flatten(x, 1), self.F6_weight, self.F6_bias))\n"
+        << "    return torch.linear(x, self.output_weight, self.output_bias)\n";
+  }
+  return src.str();
+}
+
+torch::Tensor scores_of(torch::jit::Module& module, const torch::Tensor& images) {
+  auto output = module.forward({images});
+  if (!output.isTensor()) throw DeployError("forward did not return a tensor");
+  return output.toTensor();
+}
+
+bool is_checkpoint(const torch::jit::Module& module) {
+  if (!module.hasattr("format")) return false;
+  const auto format = module.attr("format");
+  return format.isString() && format.toStringRef().rfind(kCheckpointFormatPrefix, 0) == 0;
+}
+
+double max_abs(const torch::Tensor& tensor) { return tensor.abs().max().item<double>(); }
+
+// freeze keeps the numerics (optimize_numerics=false folds nothing into the convolutions); the result of
+// optimize_for_inference is used only when it survives a save/load round trip.
+torch::jit::Module optimize_module(torch::jit::Module& module, std::string& optimization) {
+  torch::jit::Module frozen = torch::jit::freeze(module, {}, /*optimize_numerics=*/false);
+  optimization = "freeze";
+  try {
+    torch::jit::Module candidate = torch::jit::optimize_for_inference(module);  // freezes its own copy
+    std::stringstream buffer;
+    candidate.save(buffer);
+    torch::jit::load(buffer);
+    optimization = "freeze+optimize_for_inference";
+    return candidate;
+  } catch (const std::exception&) {
+    return frozen;
+  }
+}
+
+}  // namespace
+
+torch::Tensor check_batch() {
+  return (torch::arange(kCheckImages * model::kImageSide * model::kImageSide, torch::kFloat64) * kGoldenRatioFraction)
+      .frac()
+      .to(torch::kFloat32)
+      .view({kCheckImages, 1, model::kImageSide, model::kImageSide});
+}
+
+ExportMetadata metadata_from_checkpoint(const engine::CheckpointInfo& info, const std::string& checkpoint_path) {
+  ExportMetadata metadata;
+  metadata.variant = info.variant;
+  metadata.dataset = info.dataset;
+  metadata.epoch = info.epoch;
+  metadata.test_accuracy = info.test_accuracy;
+  metadata.training_config = info.config_json;
+  metadata.source = checkpoint_path;
+  return metadata;
+}
+
+std::string metadata_to_json(const ExportMetadata& metadata) {
+  json training = nullptr;
+  if (!metadata.training_config.empty()) {
+    training = json::parse(metadata.training_config, nullptr, /*allow_exceptions=*/false);
+    if (training.is_discarded()) training = metadata.training_config;
+  }
+  const json document{
+      {"format", kExportFormat},
+      {"variant", model::variant_name(metadata.variant)},
+      {"dataset", metadata.dataset},
+      {"class_names", metadata.class_names},
+      {"input", metadata.input},
+      {"output", metadata.output},
+      {"epoch", metadata.epoch},
+      {"test_accuracy", metadata.test_accuracy >= 0 ? json(metadata.test_accuracy) : json(nullptr)},
+      {"optimized", metadata.optimized},
+      {"optimization", metadata.optimization},
+      {"source", metadata.source},
+      {"training", training},
+      {"versions", {{"lenet5", metadata.lenet5_version}, {"torch", metadata.torch_version}}},
+      {"self_test",
+       {{"input", "float32 [16,1,28,28]: frac(i * 0.6180339887498949) for pixel i = 0..12543, computed in float64"},
+        {"scores", metadata.check_scores}}},
+  };
+  return document.dump(2) + "\n";
+}
+
+ExportMetadata metadata_from_json(const std::string& text) {
+  ExportMetadata metadata;
+  try {
+    const json document = json::parse(text);
+    if (!document.is_object() || document.value("format", "") != kExportFormat) {
+      throw DeployError(std::string(kMetadataFile) + " is not lenet5's (no '" + kExportFormat + "' format tag)");
+    }
+    metadata.variant = model::parse_variant(document.at("variant").get<std::string>());
+    metadata.dataset = document.at("dataset").get<std::string>();
+    metadata.class_names = document.at("class_names").get<std::vector<std::string>>();
+    if (metadata.class_names.size() != static_cast<size_t>(model::kNumClasses)) {
+      throw DeployError(std::string(kMetadataFile) + ": expected " + std::to_string(model::kNumClasses) +
+                        " class names, found " + std::to_string(metadata.class_names.size()));
+    }
+    metadata.input = document.value("input", "");
+    metadata.output = document.value("output", "");
+    metadata.epoch = document.value("epoch", int64_t{0});
+    const auto accuracy = document.find("test_accuracy");
+    metadata.test_accuracy = accuracy != document.end() && accuracy->is_number() ? accuracy->get<double>() : -1.0;
+    metadata.optimized = document.value("optimized", false);
+    metadata.optimization = document.value("optimization", metadata.optimized ? "freeze" : "none");
+    const auto self_test = document.find("self_test");
+    if (self_test != document.end() && self_test->is_object() && self_test->contains("scores")) {
+      metadata.check_scores = self_test->at("scores").get<std::vector<float>>();
+    }
+    metadata.source = document.value("source", "");
+    const auto training = document.find("training");
+    if (training != document.end() && !training->is_null()) {
+      metadata.training_config = training->is_string() ? training->get<std::string>() : training->dump();
+    }
+    const auto versions = document.find("versions");
+    if (versions != document.end() && versions->is_object()) {
+      metadata.lenet5_version = versions->value("lenet5", "");
+      metadata.torch_version = versions->value("torch", "");
+    }
+  } catch (const json::exception& e) {
+    throw DeployError(std::string("damaged ") + kMetadataFile + ": " + first_line(e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw DeployError(std::string("damaged ") + kMetadataFile + ": " + e.what());
+  }
+  return metadata;
+}
+
+torch::jit::Module to_torchscript(model::LeNet5& model) {
+  torch::NoGradGuard no_grad;
+  const auto variant = model->options.variant();
+  const bool classic = variant == model::Variant::kClassic;
+  torch::jit::Module module(classic ? "__torch__.lenet5.LeNet5Classic" : "__torch__.lenet5.LeNet5Modern");
+  module.register_attribute("training", c10::BoolType::get(), false);
+  auto add = [&](const std::string& name, const torch::Tensor& tensor, bool is_buffer = false) {
+    module.register_parameter(name, tensor.detach().to(torch::kCPU).clone(), is_buffer);
+  };
+  add("C1_weight", model->C1->weight);
+  add("C1_bias", model->C1->bias);
+  if (classic) {
+    add("S2_weight", model->S2_subsampling->weight);
+    add("S2_bias", model->S2_subsampling->bias);
+    add("C3_weight", model->C3_sparse->dense_weight());
+    add("C3_bias", model->C3_sparse->bias);
+    add("S4_weight", model->S4_subsampling->weight);
+    add("S4_bias", model->S4_subsampling->bias);
+  } else {
+    add("C3_weight", model->C3_dense->weight);
+    add("C3_bias", model->C3_dense->bias);
+  }
+  add("C5_weight", model->C5->weight);
+  add("C5_bias", model->C5->bias);
+  add("F6_weight", model->F6->weight);
+  add("F6_bias", model->F6->bias);
+  if (classic) {
+    add("output_prototypes", model->output_rbf->prototypes, /*is_buffer=*/true);
+  } else {
+    add("output_weight", model->output_linear->weight);
+    add("output_bias", model->output_linear->bias);
+  }
+  module.define(forward_source(variant));
+  return module;
+}
+
+ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& metadata, const std::string& out_path,
+                                bool optimize) {
+  ExportMetadata stored = metadata;
+  stored.variant = model->options.variant();
+  if (stored.class_names.empty()) stored.class_names = data::class_names(data::parse_dataset_kind(stored.dataset));
+  stored.optimized = optimize;
+  stored.input = kInputContract;
+  stored.output = kOutputContract;
+  stored.torch_version = engine::torch_version();
+  stored.lenet5_version = LENET5_VERSION;
+
+  torch::jit::Module module = to_torchscript(model);
+  stored.optimization = "none";
+  if (optimize) module = optimize_module(module, stored.optimization);
+
+  ExportReport report;
+  {
+    c10::InferenceMode inference;
+    const auto images = check_batch();
+    const auto device = model->parameters().front().device();
+    const bool was_training = model->is_training();
+    model->eval();
+    const auto expected = model->forward(images.to(device)).to(torch::kCPU);
+    model->train(was_training);
+    const auto actual = scores_of(module, images).contiguous();
+    report.max_abs_diff = max_abs(actual - expected);
+    const double tolerance = 1e-4 * std::max(1.0, max_abs(expected));
+    if (!(report.max_abs_diff <= tolerance)) {
+      throw DeployError(out_path + ": the scripted model disagrees with the trained model (max score difference " +
+                        std::to_string(report.max_abs_diff) + "); nothing written");
+    }
+    stored.check_scores.assign(actual.data_ptr<float>(), actual.data_ptr<float>() + actual.numel());
+  }
+
+  std::error_code error;
+  const fs::path parent = fs::path(out_path).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, error);
+    if (error) throw DeployError(out_path + ": cannot create folder " + parent.string() + ": " + error.message());
+  }
+  if (fs::is_directory(out_path, error)) throw DeployError(out_path + ": is a folder, expected a file name");
+  const std::string temporary = out_path + ".tmp." + std::to_string(::getpid());
+  try {
+    module.save(temporary, {{kMetadataFile, metadata_to_json(stored)}});
+  } catch (const std::exception& e) {
+    std::remove(temporary.c_str());
+    const std::string reason = dynamic_cast<const c10::Error*>(&e) != nullptr
+                                   ? static_cast<const c10::Error&>(e).what_without_backtrace()
+                                   : e.what();
+    throw DeployError(out_path + ": cannot write: " + first_line(reason));
+  }
+  if (std::rename(temporary.c_str(), out_path.c_str()) != 0) {
+    const int saved_errno = errno;
+    std::remove(temporary.c_str());
+    throw DeployError(out_path + ": cannot replace: " + std::strerror(saved_errno));
+  }
+  report.bytes = static_cast<int64_t>(fs::file_size(out_path, error));
+  return report;
+}
+
+torch::Tensor ExportedModel::forward(const torch::Tensor& images) { return scores_of(module, images); }
+
+ExportedModel load_exported(const std::string& path, const torch::Device& device) {
+  std::error_code error;
+  if (!fs::exists(path, error)) throw DeployError(path + ": model file not found");
+  if (fs::is_directory(path, error)) throw DeployError(path + ": is a folder, expected an exported model file");
+  torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
+  ExportedModel loaded;
+  try {
+    loaded.module = torch::jit::load(path, device, extra);
+  } catch (const c10::Error& e) {
+    throw DeployError(path + ": not a readable TorchScript model (corrupt, truncated or another format): " +
+                      first_line(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw DeployError(path + ": not a readable TorchScript model (corrupt, truncated or another format): " +
+                      first_line(e.what()));
+  }
+  const std::string& metadata = extra[kMetadataFile];
+  if (metadata.empty()) {
+    if (is_checkpoint(loaded.module)) {
+      throw DeployError(path + ": is a training checkpoint, not an exported model; export it first with "
+                               "`lenet5 export --checkpoint " + path + " --out MODEL.pt`");
+    }
+    throw DeployError(path + ": TorchScript file without lenet5's " + kMetadataFile +
+                      " (not written by `lenet5 export`)");
+  }
+  try {
+    loaded.metadata = metadata_from_json(metadata);
+  } catch (const DeployError& e) {
+    throw DeployError(path + ": " + e.what());
+  }
+  if (!loaded.module.find_method("forward")) throw DeployError(path + ": the TorchScript module has no forward()");
+  loaded.module.eval();
+  const auto& recorded = loaded.metadata.check_scores;
+  if (!recorded.empty()) {
+    torch::Tensor scores;
+    try {
+      c10::InferenceMode inference;
+      scores = scores_of(loaded.module, check_batch().to(device)).to(torch::kCPU, torch::kFloat32).contiguous();
+    } catch (const std::exception& e) {
+      throw DeployError(path + ": the model fails its self-test: " + first_line(e.what()));
+    }
+    const auto expected = torch::tensor(recorded, torch::kFloat32);
+    if (scores.numel() != expected.numel()) {
+      throw DeployError(path + ": the model fails its self-test: " + std::to_string(scores.numel()) +
+                        " scores for the check batch, " + std::to_string(expected.numel()) + " recorded");
+    }
+    // Bit-exact on the CPU it was exported on; other devices and kernels (TF32 on CUDA) round differently.
+    const double relative = device.is_cpu() ? 1e-4 : 2e-2;
+    const double difference = max_abs(scores.view({-1}) - expected);
+    if (!(difference <= relative * std::max(1.0, max_abs(expected)))) {
+      throw DeployError(path + ": corrupt model: its scores for the self-test batch differ from those recorded at "
+                               "export (max difference " + std::to_string(difference) + ")");
+    }
+  }
+  return loaded;
+}
+
+}  // namespace lenet5::deploy

@@ -1,0 +1,203 @@
+// TorchScript export: the exported module computes the eager model's scores on all of MNIST's test set,
+// metadata survives the round trip, and damaged or foreign files give one clear line naming the file.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "deploy_test_support.h"
+#include "lenet5/deploy/export.h"
+#include "lenet5/engine/checkpoint.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using lenet5::deploy::DeployError;
+using lenet5::model::Variant;
+namespace fs = std::filesystem;
+
+torch::Tensor scores_in_batches(const std::function<torch::Tensor(const torch::Tensor&)>& score,
+                                const torch::Tensor& images) {
+  c10::InferenceMode inference;
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < images.size(0); begin += 1000) {
+    parts.push_back(score(images.slice(0, begin, std::min(images.size(0), begin + 1000))));
+  }
+  return torch::cat(parts);
+}
+
+std::string error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const DeployError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception type: ") + e.what();
+  }
+  return "no error";
+}
+
+// Both exports (plain and optimised) against the eager model on all 10,000 test images: scores within 1e-5
+// and identical predictions, hence identical accuracy. (engine::evaluate with an exported model is covered by
+// the CLI test's `eval --model`.)
+void expect_export_matches_eager(Variant variant) {
+  LENET5_REQUIRE_MNIST();
+  auto net = lenet5::testing::quick_trained_model(variant);
+  const lenet5::data::MnistDataset test(lenet5::testing::mnist_dir(), lenet5::data::Split::kTest);
+  ASSERT_EQ(test.length(), 10000);
+  const auto eager_scores = scores_in_batches([&](const torch::Tensor& x) { return net->forward(x); }, test.images());
+  const auto eager_predictions = eager_scores.argmax(1);
+  const double eager_accuracy = eager_predictions.eq(test.targets()).to(torch::kFloat64).mean().item<double>();
+  EXPECT_GT(eager_accuracy, 0.75) << "the quick training should give a useful model";
+
+  lenet5::testing::TempDir dir;
+  lenet5::deploy::ExportMetadata metadata;
+  metadata.test_accuracy = eager_accuracy;
+  for (bool optimize : {false, true}) {
+    SCOPED_TRACE(optimize ? "optimized export" : "plain export");
+    const std::string path = dir.file(optimize ? "optimized.pt" : "model.pt");
+    const auto report = lenet5::deploy::export_torchscript(net, metadata, path, optimize);
+    EXPECT_GT(report.bytes, 0);
+    EXPECT_EQ(report.max_abs_diff, 0.0);
+    auto exported = lenet5::deploy::load_exported(path);
+    EXPECT_EQ(exported.metadata.variant, variant);
+    EXPECT_EQ(exported.metadata.optimized, optimize);
+    EXPECT_EQ(exported.metadata.optimization, optimize ? "freeze" : "none")
+        << "optimize_for_inference results became loadable: update this test and the docs";
+    const auto scores = scores_in_batches([&](const torch::Tensor& x) { return exported.forward(x); }, test.images());
+    ASSERT_EQ(scores.sizes(), eager_scores.sizes());
+    EXPECT_LE((scores - eager_scores).abs().max().item<double>(), 1e-5);
+    EXPECT_TRUE(torch::equal(scores.argmax(1), eager_predictions));
+    const double accuracy = scores.argmax(1).eq(test.targets()).to(torch::kFloat64).mean().item<double>();
+    EXPECT_EQ(accuracy, eager_accuracy);
+    std::cout << lenet5::model::variant_name(variant) << (optimize ? " optimized" : "") << ": eager accuracy "
+              << eager_accuracy << ", exported " << accuracy << "\n";
+  }
+}
+
+TEST(DeployExport, ClassicExportMatchesTheEagerModelOnMnistTest) { expect_export_matches_eager(Variant::kClassic); }
+
+TEST(DeployExport, ModernExportMatchesTheEagerModelOnMnistTest) { expect_export_matches_eager(Variant::kModern); }
+
+TEST(DeployExport, ClassicC3KeepsItsConnectionTable) {
+  torch::manual_seed(3);
+  lenet5::model::LeNet5 net(Variant::kClassic);
+  auto module = lenet5::deploy::to_torchscript(net);
+  const auto c3 = module.attr("C3_weight").toTensor();
+  ASSERT_EQ(c3.sizes(), (std::vector<int64_t>{16, 6, 5, 5}));
+  const auto absent = net->C3_sparse->connection_mask().logical_not();
+  EXPECT_EQ(c3.abs().sum({2, 3}).masked_select(absent).count_nonzero().item<int64_t>(), 0);
+  EXPECT_EQ(absent.sum().item<int64_t>(), 16 * 6 - 60);
+}
+
+TEST(DeployExport, MetadataRoundTrips) {
+  torch::manual_seed(0);
+  lenet5::model::LeNet5 net(Variant::kClassic);
+  lenet5::engine::CheckpointInfo info;
+  info.variant = Variant::kClassic;
+  info.dataset = "fashion-mnist";
+  info.epoch = 12;
+  info.test_accuracy = 0.9123;
+  info.config_json = R"({"epochs": 12, "optimizer": "sgd", "lr": 0.01})";
+  lenet5::testing::TempDir dir;
+  const auto metadata = lenet5::deploy::metadata_from_checkpoint(info, "runs/x/best.pt");
+  lenet5::deploy::export_torchscript(net, metadata, dir.file("sub/folder/model.pt"), false);
+  const auto loaded = lenet5::deploy::load_exported(dir.file("sub/folder/model.pt")).metadata;
+  EXPECT_EQ(loaded.variant, Variant::kClassic);
+  EXPECT_EQ(loaded.dataset, "fashion-mnist");
+  EXPECT_EQ(loaded.class_names, lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist));
+  EXPECT_EQ(loaded.epoch, 12);
+  EXPECT_DOUBLE_EQ(loaded.test_accuracy, 0.9123);
+  EXPECT_EQ(nlohmann::json::parse(loaded.training_config), nlohmann::json::parse(info.config_json));
+  EXPECT_EQ(loaded.source, "runs/x/best.pt");
+  EXPECT_FALSE(loaded.optimized);
+  EXPECT_EQ(loaded.input, lenet5::deploy::kInputContract);
+  EXPECT_EQ(loaded.torch_version,
+            std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                std::to_string(TORCH_VERSION_PATCH));
+  EXPECT_FALSE(loaded.lenet5_version.empty());
+  EXPECT_FALSE(fs::exists(dir.file("sub/folder/model.pt.tmp." + std::to_string(::getpid()))));
+}
+
+TEST(DeployExport, ForwardRejectsTheWrongInputShape) {
+  lenet5::model::LeNet5 net(Variant::kModern);
+  auto module = lenet5::deploy::to_torchscript(net);
+  try {
+    module.forward({torch::rand({2, 1, 32, 32})});
+    FAIL() << "a 32x32 input was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_THAT(e.what(), HasSubstr("[N,1,28,28]"));
+  }
+}
+
+TEST(DeployExport, DamagedAndForeignFilesGiveOneClearLine) {
+  lenet5::testing::TempDir dir;
+  lenet5::model::LeNet5 net(Variant::kModern);
+  const std::string good = dir.file("good.pt");
+  lenet5::deploy::export_torchscript(net, {}, good, false);
+  const auto bytes = lenet5::testing::read_file(good);
+  ASSERT_GT(bytes.size(), 1000u);
+
+  const std::string truncated = dir.file("truncated.pt");
+  lenet5::testing::write_file(truncated, {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)});
+  const std::string corrupt = dir.file("corrupt.pt");
+  auto damaged = bytes;
+  for (size_t i = 0; i < 64; ++i) damaged[i] ^= 0x5a;  // the zip's first local header
+  for (size_t i = damaged.size() - 200; i < damaged.size(); ++i) damaged[i] ^= 0x5a;  // its central directory
+  lenet5::testing::write_file(corrupt, damaged);
+  // A flipped exponent bit in the middle of C5's weights: the zip stays valid, only the self-test can tell.
+  const std::string flipped = dir.file("flipped.pt");
+  {
+    const auto c5 = net->C5->weight.detach().contiguous();
+    const auto* needle = reinterpret_cast<const std::uint8_t*>(c5.data_ptr<float>()) + 4000;
+    const auto at = std::search(bytes.begin(), bytes.end(), needle, needle + 64);
+    ASSERT_NE(at, bytes.end());
+    auto damaged_weights = bytes;
+    damaged_weights[static_cast<size_t>(at - bytes.begin()) + 3] ^= 0x40;
+    lenet5::testing::write_file(flipped, damaged_weights);
+  }
+  const std::string text = dir.file("notes.pt");
+  lenet5::testing::write_file(text, {'h', 'e', 'l', 'l', 'o', '\n'});
+  const std::string empty = dir.file("empty.pt");
+  lenet5::testing::write_file(empty, {});
+  const std::string checkpoint = dir.file("checkpoint.pt");
+  lenet5::engine::save_checkpoint(checkpoint, net, nullptr, {});
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {dir.file("missing.pt"), "not found"},
+      {dir.path(), "is a folder"},
+      {truncated, "not a readable TorchScript model"},
+      {corrupt, "not a readable TorchScript model"},
+      {flipped, "corrupt model"},
+      {text, "not a readable TorchScript model"},
+      {empty, "not a readable TorchScript model"},
+      {checkpoint, "is a training checkpoint"},
+  };
+  for (const auto& [path, expected] : cases) {
+    const std::string message = error_of([&] { lenet5::deploy::load_exported(path); });
+    EXPECT_THAT(message, StartsWith(path + ": ")) << message;
+    EXPECT_THAT(message, HasSubstr(expected)) << message;
+    EXPECT_THAT(message, Not(HasSubstr("\n"))) << message;
+    EXPECT_THAT(message, Not(HasSubstr("Exception raised from"))) << message;
+  }
+}
+
+TEST(DeployExport, UnwritableDestinationFailsWithoutLeavingFiles) {
+  lenet5::testing::TempDir dir;
+  lenet5::model::LeNet5 net(Variant::kModern);
+  lenet5::testing::write_file(dir.file("a-file"), {'x'});
+  const std::string out = dir.file("a-file/model.pt");
+  const std::string message = error_of([&] { lenet5::deploy::export_torchscript(net, {}, out, false); });
+  EXPECT_THAT(message, StartsWith(out + ": ")) << message;
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+}  // namespace

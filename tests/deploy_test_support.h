@@ -1,0 +1,41 @@
+// Helpers for the deploy tests: a briefly trained model and the real MNIST test set.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "lenet5/data/mnist_dataset.h"
+#include "lenet5/model/lenet5.h"
+#include "lenet5/model/loss.h"
+#include "test_files.h"
+
+namespace lenet5::testing {
+
+#define LENET5_REQUIRE_MNIST()                                                                   \
+  if (lenet5::testing::mnist_dir().empty()) {                                                    \
+    GTEST_SKIP() << "real MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)";    \
+  }
+
+// `steps` Adam steps of 64 images from the start of the MNIST training set: about 94% (modern) or 90%
+// (classic) test accuracy after 100 steps, in about two seconds on one thread.
+inline model::LeNet5 quick_trained_model(model::Variant variant, int64_t steps = 100) {
+  torch::manual_seed(7);
+  model::LeNet5 net(variant);
+  const data::MnistDataset train(mnist_dir(), data::Split::kTrain);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(variant == model::Variant::kClassic ? 2e-3 : 3e-3));
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t begin = step * 64 % (train.length() - 64);
+    auto x = train.images().slice(0, begin, begin + 64);
+    auto y = train.targets().slice(0, begin, begin + 64);
+    optimizer.zero_grad();
+    auto loss = model::classification_loss(net->forward(x), y, variant);
+    loss.backward();
+    optimizer.step();
+  }
+  net->eval();
+  return net;
+}
+
+}  // namespace lenet5::testing

@@ -1,0 +1,101 @@
+// lenet5 visualize and lenet5 report end to end (torch-free test code).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "test_files.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using lenet5::testing::TempDir;
+using ::testing::HasSubstr;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult run_lenet5(const std::string& arguments) {
+  CommandResult result;
+  const std::string command = std::string(LENET5_BINARY) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+std::string read_text(const std::string& path) {
+  const auto bytes = lenet5::testing::read_file(path);
+  return {bytes.begin(), bytes.end()};
+}
+
+TEST(ReportCli, VisualizeWritesTheDiagramAndForClassicTheC3Table) {
+  TempDir dir;
+  auto result = run_lenet5("visualize --variant classic --out " + dir.file("figs/lenet.svg"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(read_text(dir.file("figs/lenet.svg")), HasSubstr("60,000 trainable parameters"));
+  EXPECT_THAT(read_text(dir.file("figs/lenet-c3.svg")), HasSubstr("60 of 96 possible connections"));
+  result = run_lenet5("visualize --variant modern --out " + dir.file("modern.svg"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(read_text(dir.file("modern.svg")), HasSubstr("Max pooling"));
+  EXPECT_FALSE(fs::exists(dir.file("modern-c3.svg")));
+}
+
+TEST(ReportCli, VisualizePngNeedsRsvgConvert) {
+  TempDir dir;
+  const auto result = run_lenet5("visualize --variant classic --png --out " + dir.file("lenet.svg"));
+  if (fs::exists("/usr/bin/rsvg-convert")) {
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_GT(fs::file_size(dir.file("lenet.png")), 1000u);
+    EXPECT_GT(fs::file_size(dir.file("lenet-c3.png")), 1000u);
+  } else {
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("rsvg-convert"));
+  }
+}
+
+TEST(ReportCli, UsageErrorsExitWithTwo) {
+  TempDir dir;
+  auto result = run_lenet5("visualize --out " + dir.file("lenet.png"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("--out"));
+  result = run_lenet5("report " + dir.file("missing"));
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("RUN_DIR"));
+  result = run_lenet5("report " + dir.path());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("holds no training run"));
+}
+
+TEST(ReportCli, ReportRegeneratesTheRunsPage) {
+  TempDir dir;
+  write_text(dir.file("config.json"), R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
+  write_text(dir.file("metrics.jsonl"),
+             R"({"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.9, "test_loss": 0.1, "test_accuracy": 0.97, "lr": 0.001, "seconds": 2, "images_per_second": 3000})"
+             "\n");
+  auto result = run_lenet5("report " + dir.path());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr(dir.file("report.html")));
+  const std::string html = read_text(dir.file("report.html"));
+  EXPECT_THAT(html, HasSubstr("97.00%"));
+  EXPECT_THAT(html, HasSubstr("LeNet-5 (modern)"));
+  write_text(dir.file("evaluation.json"), "{broken");
+  result = run_lenet5("report " + dir.path());
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_THAT(result.output, HasSubstr(dir.file("evaluation.json") + ": malformed JSON"));
+}
+
+}  // namespace
