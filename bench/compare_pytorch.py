@@ -124,7 +124,7 @@ def train_throughput(data_dir, batch_size, seconds):
     return seen / (time.perf_counter() - start)
 
 
-def time_to_accuracy(data_dir, target=0.99, epochs=3, batch_size=64):
+def time_to_accuracy(data_dir, target=0.99, epochs=2, batch_size=64):
     """The default recipe, whole process: data loading, training, evaluation after each epoch."""
     start = time.perf_counter()
     images, labels = load_split(data_dir, "train")
@@ -202,7 +202,7 @@ def main():
             summary["training"][str(r["batch_size"])] = {"cpp": r["images_per_second"], "python": py_rate,
                                                          "ratio": ratio}
         if args.time_to_accuracy:
-            seconds, accuracy, epochs = time_to_accuracy(args.data)
+            seconds, accuracy, epochs = time_to_accuracy(args.data, epochs=2)
             shown = f"{seconds:.1f} s ({epochs} epochs)" if seconds else f"not reached ({100 * accuracy:.2f}%)"
             print(f"time to 99.0% test accuracy, whole process: C++ {args.time_to_accuracy:.1f} s, Python {shown}")
             summary["time_to_99"] = {"cpp_seconds": args.time_to_accuracy, "python_seconds": seconds}

@@ -141,8 +141,10 @@ void remove_stale_temporaries(const std::string& run_dir) {
   std::error_code error;
   for (fs::directory_iterator it(run_dir, error), end; !error && it != end; it.increment(error)) {
     const std::string name = it->path().filename().string();
-    for (const char* file : {kCheckpointFile, kBestFile, kMetricsFile, kConfigFile, kEvaluationFile}) {
-      if (name.rfind(std::string(file) + ".tmp.", 0) == 0) fs::remove(it->path(), error);
+    const auto mark = name.rfind(".tmp.");
+    if (mark != std::string::npos && mark > 0 && mark + 5 < name.size() &&
+        name.find_first_not_of("0123456789", mark + 5) == std::string::npos) {
+      fs::remove(it->path(), error);
     }
   }
 }
@@ -155,7 +157,7 @@ double selection_accuracy(const EpochMetrics& m) { return m.val_accuracy ? *m.va
 double recommended_learning_rate(const std::string& optimizer, const std::string& variant) {
   const bool classic = variant == "classic";
   if (optimizer == "sgd") return classic ? 0.02 : 0.05;
-  return classic ? 1e-3 : 3e-3;
+  return classic ? 2e-3 : 3e-3;
 }
 
 void validate(const TrainOptions& o) {

@@ -1,0 +1,82 @@
+// A Python client (tests/python_client.py: torch.jit.load, numpy, nothing of ours) loads the exported models
+// and reproduces the C++ scores on the MNIST test set.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "deploy_test_support.h"
+#include "lenet5/deploy/export.h"
+
+namespace {
+
+using lenet5::model::Variant;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+void write_scores(const std::string& path, const torch::Tensor& scores) {
+  const auto contiguous = scores.to(torch::kFloat32).contiguous();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(contiguous.data_ptr<float>()),
+            static_cast<std::streamsize>(contiguous.numel() * sizeof(float)));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+TEST(PythonClient, TorchJitLoadReproducesTheCppScores) {
+  LENET5_REQUIRE_MNIST();
+  const std::string python = LENET5_PYTHON;
+  if (run(python + " -c 'import torch, numpy'").exit_code != 0) {
+    GTEST_SKIP() << python << " cannot import torch and numpy (Debian: apt install python3-torch); "
+                 << "the Python client check did not run";
+  }
+  const lenet5::data::MnistDataset test(lenet5::testing::mnist_dir(), lenet5::data::Split::kTest);
+  lenet5::testing::TempDir dir;
+  std::string arguments;
+  // A trained modern model as exported, and an untrained classic one frozen (optimize). The expected scores are
+  // the eager model's, scored in batches of 1000 as the client does; the export reproduces them bit for bit.
+  for (const auto variant : {Variant::kModern, Variant::kClassic}) {
+    const bool classic = variant == Variant::kClassic;
+    torch::manual_seed(11);
+    auto net = classic ? lenet5::model::LeNet5(variant) : lenet5::testing::quick_trained_model(variant);
+    net->eval();
+    torch::Tensor scores;
+    {
+      c10::InferenceMode inference;
+      std::vector<torch::Tensor> parts;
+      for (int64_t begin = 0; begin < test.length(); begin += 1000) {
+        parts.push_back(net->forward(test.images().slice(0, begin, begin + 1000)));
+      }
+      scores = torch::cat(parts);
+    }
+    lenet5::deploy::ExportMetadata metadata;
+    metadata.test_accuracy = scores.argmax(1).eq(test.targets()).to(torch::kFloat64).mean().item<double>();
+    const std::string model = dir.file(classic ? "classic.pt" : "modern.pt");
+    const std::string expected = dir.file(classic ? "classic.f32" : "modern.f32");
+    lenet5::deploy::export_torchscript(net, metadata, model, /*optimize=*/classic);
+    write_scores(expected, scores);
+    arguments += " --model " + model + " --expected " + expected;
+  }
+  const auto result = run(python + " " + LENET5_PYTHON_CLIENT + " --data " + lenet5::testing::mnist_dir() + arguments);
+  std::cout << result.output;
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+}
+
+}  // namespace
