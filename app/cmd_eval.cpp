@@ -71,7 +71,6 @@ void setup_eval(CLI::App& app) {
   auto* checkpoint = sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint (checkpoint.pt, best.pt)");
   auto* model = sub->add_option("--model", options->model, "Exported TorchScript model");
   checkpoint->excludes(model);
-  sub->require_option(1, 2);
   add_data_option(*sub, options->data_dir);
   sub->add_option("--split", options->split, "Which split to score")
       ->check(CLI::IsMember({"test", "train"}))

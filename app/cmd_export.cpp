@@ -25,8 +25,8 @@ void run_export(const ExportOptions& options) {
     std::cout << ", test accuracy " << std::fixed << std::setprecision(2) << 100.0 * loaded.info.test_accuracy
               << "%";
   }
-  std::cout << ") to " << options.out << (options.optimize ? " (frozen, optimised for inference)" : "") << ", "
-            << report.bytes << " bytes\n"
+  std::cout << ") to " << options.out << ", " << report.bytes << " bytes"
+            << (options.optimize ? ", optimised: " + report.optimization : std::string()) << "\n"
             << "input: " << deploy::kInputContract << "\n"
             << "output: " << deploy::kOutputContract << "\n";
 }
@@ -38,7 +38,7 @@ void setup_export(CLI::App& app) {
   auto* sub = app.add_subcommand("export", "Export a checkpoint as a self-contained TorchScript model");
   sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint (checkpoint.pt, best.pt)")->required();
   sub->add_option("--out", options->out, "TorchScript file to write (model.pt)")->required();
-  sub->add_flag("--optimize", options->optimize, "Freeze the weights and optimise the graph for CPU inference");
+  sub->add_flag("--optimize", options->optimize, "Freeze the weights into the graph (plus optimize_for_inference where its result can be saved)");
   sub->callback([options] { run_export(*options); });
 }
 

@@ -76,8 +76,9 @@ void write_dataset(const std::string& dir) {
   write_file(dir + "/t10k-labels-idx1-ubyte", labels(4));
 }
 
-std::string train_arguments(const std::string& data, const std::string& out) {
-  return "train --data " + quoted(data) + " --out " + quoted(out) + " --epochs 1 --batch-size 4 --threads 1";
+std::string train_arguments(const std::string& data, const std::string& out, int epochs = 1) {
+  return "train --data " + quoted(data) + " --out " + quoted(out) + " --epochs " + std::to_string(epochs) +
+         " --batch-size 4 --threads 1";
 }
 
 Bytes gzip_bytes(const Bytes& bytes) {
@@ -286,7 +287,7 @@ TEST_F(HostileCheckpoint, TrailerCutOffIsNotReadable) {
   auto bytes = good_bytes();
   bytes.resize(bytes.size() - 3);
   write_file(files_.file("cut.pt"), bytes);
-  expect_eval_rejects(files_.file("cut.pt"), "not a readable checkpoint");
+  expect_eval_rejects(files_.file("cut.pt"), "checksum missing (corrupt or truncated checkpoint)");
 }
 
 TEST_F(HostileCheckpoint, EmptyOrTextIsNotReadable) {
@@ -312,7 +313,7 @@ TEST_F(HostileCheckpoint, ResumeFromACorruptCheckpointFailsAndKeepsIt) {
   auto bytes = good_bytes();
   bytes[bytes.size() / 3] ^= 0x80;
   write_file(copy + "/checkpoint.pt", bytes);
-  const auto result = run_lenet5(train_arguments(data(), copy) + " --epochs 2 --resume");
+  const auto result = run_lenet5(train_arguments(data(), copy, 2) + " --resume");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr(copy + "/checkpoint.pt: checksum mismatch (corrupt checkpoint)"));
   EXPECT_EQ(lenet5::testing::read_file(copy + "/checkpoint.pt"), bytes);
@@ -366,7 +367,7 @@ TEST(HostileOutputFull, CheckpointWriteFailureKeepsThePreviousCheckpoint) {
   const auto first = run_lenet5(train_arguments(dir.file("data"), run));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const auto before = lenet5::testing::read_file(run + "/checkpoint.pt");
-  const auto result = run_lenet5(train_arguments(dir.file("data"), run) + " --epochs 2 --resume", "trap '' XFSZ; ulimit -f 200;");
+  const auto result = run_lenet5(train_arguments(dir.file("data"), run, 2) + " --resume", "trap '' XFSZ; ulimit -f 200;");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr(run + "/"));  // best.pt or checkpoint.pt, whichever is written first
   EXPECT_THAT(result.output, HasSubstr(".pt: cannot write: File too large"));
@@ -375,46 +376,65 @@ TEST(HostileOutputFull, CheckpointWriteFailureKeepsThePreviousCheckpoint) {
     EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp."))) << "left behind";
   }
   // ...and the run resumes once there is room again.
-  const auto resumed = run_lenet5(train_arguments(dir.file("data"), run) + " --epochs 2 --resume");
+  const auto resumed = run_lenet5(train_arguments(dir.file("data"), run, 2) + " --resume");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Invalid flag values: exit 2 naming the flag, before any file is read.
+// Invalid flag values: exit 2 naming the flag, and no checkpoint written.
 
 struct FlagCase {
-  std::string arguments;  // appended to a valid train command
+  std::string name;
+  std::string arguments;  // appended to "train --data DATA --out RUN"
   std::string flag;       // expected in the message
 };
+
+void PrintTo(const FlagCase& c, std::ostream* os) { *os << c.arguments; }
 
 class HostileFlags : public ::testing::TestWithParam<FlagCase> {};
 
 TEST_P(HostileFlags, AreUsageErrorsNamingTheFlag) {
   TempDir dir;
   write_dataset(dir.file("data"));
-  const auto result = run_lenet5(train_arguments(dir.file("data"), dir.file("run")) + " " + GetParam().arguments);
+  const auto result =
+      run_lenet5("train --data " + quoted(dir.file("data")) + " --out " + quoted(dir.file("run")) + " " + GetParam().arguments);
   EXPECT_EQ(result.exit_code, 2) << GetParam().arguments << "\n" << result.output;
   EXPECT_THAT(result.output, HasSubstr(GetParam().flag)) << GetParam().arguments;
   EXPECT_FALSE(fs::exists(dir.file("run/checkpoint.pt")));
 }
 
-INSTANTIATE_TEST_SUITE_P(Catalogue, HostileFlags,
-                         ::testing::Values(FlagCase{"--epochs abc", "--epochs"}, FlagCase{"--epochs -1", "--epochs"},
-                                           FlagCase{"--epochs 99999999999999999999999", "--epochs"},
-                                           FlagCase{"--batch-size 0", "--batch-size"},
-                                           FlagCase{"--lr -0.1", "--lr"}, FlagCase{"--lr nan", "--lr"},
-                                           FlagCase{"--lr inf", "--lr"}, FlagCase{"--momentum 1.5", "--momentum"},
-                                           FlagCase{"--weight-decay -1", "--weight-decay"},
-                                           FlagCase{"--val-split 0.9", "--val-split"},
-                                           FlagCase{"--threads -2", "--threads"},
-                                           FlagCase{"--limit-train -5", "--limit-train"},
-                                           FlagCase{"--seed banana", "--seed"},
-                                           FlagCase{"--schedule sometimes", "--schedule"},
-                                           FlagCase{"--dataset cifar10", "--dataset"},
-                                           FlagCase{"--device tpu", "--device"},
-                                           FlagCase{"--frobnicate", "--frobnicate"},
-                                           FlagCase{"--epochs", "--epochs"}),
-                         [](const ::testing::TestParamInfo<FlagCase>& info) { return "Case" + std::to_string(info.index); });
+INSTANTIATE_TEST_SUITE_P(
+    Catalogue, HostileFlags,
+    ::testing::Values(FlagCase{"EpochsNotANumber", "--epochs abc", "--epochs"},
+                      FlagCase{"EpochsNegative", "--epochs -1", "--epochs"},
+                      FlagCase{"EpochsOverflow", "--epochs 99999999999999999999999", "--epochs: must be at most 1000000"},
+                      FlagCase{"EpochsWithoutValue", "--epochs", "--epochs"},
+                      FlagCase{"BatchSizeZero", "--batch-size 0", "--batch-size"},
+                      FlagCase{"LrNegative", "--lr -0.1", "--lr"}, FlagCase{"LrNan", "--lr nan", "--lr"},
+                      FlagCase{"LrInfinite", "--lr inf", "--lr"}, FlagCase{"MomentumAboveOne", "--momentum 1.5", "--momentum"},
+                      FlagCase{"WeightDecayNegative", "--weight-decay -1", "--weight-decay"},
+                      FlagCase{"ValSplitTooLarge", "--val-split 0.9", "--val-split"},
+                      FlagCase{"ThreadsNegative", "--threads -2", "--threads"},
+                      FlagCase{"LimitTrainNegative", "--limit-train -5", "--limit-train"},
+                      FlagCase{"SeedNotANumber", "--seed banana", "--seed"},
+                      FlagCase{"UnknownSchedule", "--schedule sometimes", "--schedule"},
+                      FlagCase{"UnknownDataset", "--dataset cifar10", "--dataset"},
+                      FlagCase{"UnknownDevice", "--device tpu", "--device"},
+                      FlagCase{"UnknownFlag", "--frobnicate", "--frobnicate"},
+                      FlagCase{"RepeatedFlag", "--epochs 1 --epochs 2", "--epochs"},
+                      FlagCase{"ThreadsAbsurd", "--threads 100000", "--threads: must be at most 1024"},
+                      FlagCase{"ValSplitOfOneImage", "--val-split 0.2 --limit-train 1", "--val-split: the training set holds 1 image"}),
+    [](const ::testing::TestParamInfo<FlagCase>& info) { return info.param.name; });
+
+// A batch size past the dataset (up to INT64_MAX) is one step per epoch, not an overflow.
+TEST(HostileFlagValues, HugeBatchSizeTrainsOneStepPerEpoch) {
+  TempDir dir;
+  write_dataset(dir.file("data"));
+  const auto result = run_lenet5("train --data " + quoted(dir.file("data")) + " --out " + quoted(dir.file("run")) +
+                                 " --epochs 1 --threads 1 --batch-size 9223372036854775807");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("epoch 1: train loss 2."));
+}
 
 TEST(HostileResume, WithoutACheckpointIsAUsageError) {
   TempDir dir;

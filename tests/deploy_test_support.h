@@ -18,13 +18,13 @@ namespace lenet5::testing {
     GTEST_SKIP() << "real MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)";    \
   }
 
-// `steps` Adam steps of 64 images from the start of the MNIST training set: about 94% (modern) or 90%
-// (classic) test accuracy after 100 steps, in about two seconds on one thread.
+// `steps` Adam steps of 64 images from the start of the MNIST training set: about 92% test accuracy for modern
+// after 100 steps, 78% for classic after 60; a few seconds on one thread.
 inline model::LeNet5 quick_trained_model(model::Variant variant, int64_t steps = 100) {
   torch::manual_seed(7);
   model::LeNet5 net(variant);
   const data::MnistDataset train(mnist_dir(), data::Split::kTrain);
-  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(variant == model::Variant::kClassic ? 2e-3 : 3e-3));
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(variant == model::Variant::kClassic ? 5e-3 : 3e-3));
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * 64 % (train.length() - 64);
     auto x = train.images().slice(0, begin, begin + 64);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -142,19 +143,25 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
   std::random_device entropy;
   std::mt19937 random(entropy());
 
-  // First run: killed at a random moment after its first checkpoint, within about one epoch.
-  auto start = Clock::now();
+  // First run: the time between its first two checkpoints is an epoch; killed at a random moment of the next.
   std::chrono::milliseconds epoch_time{0};
+  const auto random_delay = [&] {
+    const int most = std::max(1, static_cast<int>(epoch_time.count() * 9 / 10));
+    return std::chrono::milliseconds(std::uniform_int_distribution<int>(0, most)(random));
+  };
   {
     Child child(train_arguments(run, false), log);
     ASSERT_TRUE(child.started());
     ASSERT_TRUE(wait_for_new_file(child, checkpoint, std::nullopt, std::chrono::seconds(300)))
         << "no checkpoint.pt appeared\n" << read_text(log);
-    epoch_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, static_cast<int>(epoch_time.count()))(random));
+    const auto first = Clock::now();
+    ASSERT_TRUE(wait_for_new_file(child, checkpoint, modified(checkpoint), std::chrono::seconds(300)))
+        << "no second checkpoint\n" << read_text(log);
+    epoch_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first);
+    const auto delay = random_delay();
     std::this_thread::sleep_for(delay);
     child.kill_now();
-    std::printf("first kill: %lld ms after the first checkpoint (epoch about %lld ms)\n",
+    std::printf("first kill: %lld ms after the second checkpoint (an epoch takes about %lld ms)\n",
                 static_cast<long long>(delay.count()), static_cast<long long>(epoch_time.count()));
   }
   // Second run, resumed: killed at a random moment after it has written a checkpoint of its own.
@@ -163,7 +170,7 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
     Child child(train_arguments(run, true), log);
     ASSERT_TRUE(child.started());
     if (wait_for_new_file(child, checkpoint, before, std::chrono::seconds(300))) {
-      const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, static_cast<int>(epoch_time.count()))(random));
+      const auto delay = random_delay();
       std::this_thread::sleep_for(delay);
       std::printf("second kill: %lld ms after a new checkpoint\n", static_cast<long long>(delay.count()));
     }

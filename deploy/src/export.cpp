@@ -1,17 +1,15 @@
 #include "lenet5/deploy/export.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iomanip>
+#include <locale>
 #include <sstream>
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/device.h"
+#include "lenet5/engine/run_files.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -35,6 +33,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 std::string number(double value) {
   std::ostringstream out;
+  out.imbue(std::locale::classic());
   out << std::setprecision(17) << value;
   std::string text = out.str();
   if (text.find_first_of(".e") == std::string::npos) text += ".0";  // a float literal for TorchScript
@@ -274,6 +273,12 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     stored.check_scores.assign(actual.data_ptr<float>(), actual.data_ptr<float>() + actual.numel());
   }
 
+  std::ostringstream archive;
+  try {
+    module.save(archive, {{kMetadataFile, metadata_to_json(stored)}});
+  } catch (const c10::Error& e) {
+    throw DeployError(out_path + ": cannot serialise the model: " + first_line(e.what_without_backtrace()));
+  }
   std::error_code error;
   const fs::path parent = fs::path(out_path).parent_path();
   if (!parent.empty()) {
@@ -281,22 +286,14 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     if (error) throw DeployError(out_path + ": cannot create folder " + parent.string() + ": " + error.message());
   }
   if (fs::is_directory(out_path, error)) throw DeployError(out_path + ": is a folder, expected a file name");
-  const std::string temporary = out_path + ".tmp." + std::to_string(::getpid());
+  const std::string bytes = archive.str();
   try {
-    module.save(temporary, {{kMetadataFile, metadata_to_json(stored)}});
-  } catch (const std::exception& e) {
-    std::remove(temporary.c_str());
-    const std::string reason = dynamic_cast<const c10::Error*>(&e) != nullptr
-                                   ? static_cast<const c10::Error&>(e).what_without_backtrace()
-                                   : e.what();
-    throw DeployError(out_path + ": cannot write: " + first_line(reason));
+    engine::write_file_atomically(out_path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw DeployError(e.what());
   }
-  if (std::rename(temporary.c_str(), out_path.c_str()) != 0) {
-    const int saved_errno = errno;
-    std::remove(temporary.c_str());
-    throw DeployError(out_path + ": cannot replace: " + std::strerror(saved_errno));
-  }
-  report.bytes = static_cast<int64_t>(fs::file_size(out_path, error));
+  report.bytes = static_cast<int64_t>(bytes.size());
+  report.optimization = stored.optimization;
   return report;
 }
 

@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 
 // Below this spread between background and the strongest ink (in [0,1]) the picture counts as blank.
 constexpr float kMinContrast = 0.1f;
+// Larger pictures (a 64-megapixel photo) are refused before decoding rather than exhausting memory.
+constexpr long long kMaxPixels = 64LL * 1024 * 1024;
 
 float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
 
@@ -108,6 +110,11 @@ GrayImage read_image(const std::string& path) {
     if (!probe) throw ImageError(path + ": cannot open: " + std::strerror(errno));
   }
   int width = 0, height = 0, channels = 0;
+  if (stbi_info(path.c_str(), &width, &height, &channels) != 0 &&
+      static_cast<long long>(width) * static_cast<long long>(height) > kMaxPixels) {
+    throw ImageError(path + ": image too large (" + std::to_string(width) + "x" + std::to_string(height) +
+                     " pixels); scale it down first");
+  }
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &width, &height, &channels, 0),
                                                   stbi_image_free);
   if (!data) {

@@ -32,6 +32,9 @@ constexpr const char* kMetricsFile = "metrics.jsonl";
 constexpr const char* kConfigFile = "config.json";
 constexpr const char* kEvaluationFile = "evaluation.json";  // the latest epoch's test evaluation
 constexpr int64_t kWorstMistakes = 24;
+// Beyond these a flag value is a mistake (or an attack): steps would overflow, thread creation would stall.
+constexpr int64_t kMaxEpochs = 1000000;
+constexpr int kMaxThreads = 1024;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -170,12 +173,14 @@ void validate(const TrainOptions& o) {
   require(o.optimizer == "sgd" || o.optimizer == "adam" || o.optimizer == "adamw",
           "--optimizer: unknown optimiser '" + o.optimizer + "': expected sgd, adam or adamw");
   require(o.epochs >= 1, "--epochs: must be at least 1, got " + std::to_string(o.epochs));
+  require(o.epochs <= kMaxEpochs, "--epochs: must be at most " + std::to_string(kMaxEpochs) + ", got " + std::to_string(o.epochs));
   require(o.batch_size >= 1, "--batch-size: must be at least 1, got " + std::to_string(o.batch_size));
   require(o.lr >= 0 && std::isfinite(o.lr), "--lr: must be a positive number, got " + std::to_string(o.lr));
   require(o.momentum >= 0 && o.momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(o.momentum));
   require(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "--weight-decay: must be >= 0");
   require(o.val_split >= 0 && o.val_split < 1, "--val-split: must be in [0, 1), got " + std::to_string(o.val_split));
   require(o.threads >= 0, "--threads: must be >= 0, got " + std::to_string(o.threads));
+  require(o.threads <= kMaxThreads, "--threads: must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(o.threads));
   require(o.log_every >= 1, "log interval must be at least 1");
   require(o.eval_batch_size >= 1, "evaluation batch size must be at least 1");
   require(!o.data_dir.empty(), "--data: a dataset folder is required");
@@ -211,6 +216,10 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   if (options.test_limit > 0 && options.test_limit < test_set.length()) test_set = test_set.slice(0, options.test_limit);
   std::optional<data::MnistDataset> val_set;
   if (options.val_split > 0) {
+    if (train_set.length() < 2) {
+      throw std::invalid_argument("--val-split: the training set holds " + std::to_string(train_set.length()) +
+                                  " image(s), too few to hold any out");
+    }
     auto [kept, held_out] = train_set.split(options.val_split, options.seed);
     train_set = kept;
     val_set = held_out.to(device);
@@ -255,7 +264,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   report.on_start(run_dir, device.str(), first_epoch);
 
   const int64_t n = train_set.length();
-  const int64_t steps_per_epoch = (n + options.batch_size - 1) / options.batch_size;
+  const int64_t steps_per_epoch = (n - 1) / options.batch_size + 1;  // no overflow for any batch size
   const int64_t total_steps = steps_per_epoch * options.epochs;
   const auto run_start = Clock::now();
   int64_t images_this_run = 0;

@@ -23,9 +23,9 @@ double nice_step(double range, int target) {
 
 int decimals_for(double step) { return std::max(0, static_cast<int>(-std::floor(std::log10(step) + 1e-9))); }
 
-// m * 10^exponent as "5e-4", or plainly for 1 ... 5000.
+// m * 10^exponent as "5e-4", or plainly for 0.01 ... 5000.
 std::string log_label(int mantissa, int exponent) {
-  if (exponent >= 0 && exponent <= 3) return number(mantissa * std::pow(10.0, exponent), 0);
+  if (exponent >= -2 && exponent <= 3) return number(mantissa * std::pow(10.0, exponent), std::max(0, -exponent));
   return std::to_string(mantissa) + "e" + std::to_string(exponent);
 }
 

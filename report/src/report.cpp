@@ -227,7 +227,7 @@ table.confusion th, table.confusion td { text-align: center; min-width: 44px; bo
 table.confusion td.acc { background: #f7f8fb; color: #333; }
 .axis { color: #6b7280; font-size: 12px; }
 .mistakes { display: flex; flex-wrap: wrap; gap: 10px; }
-.mistake { width: 112px; border: 1px solid #e3e6ec; border-radius: 8px; padding: 6px; text-align: center; background: #fafbfc; }
+.mistake { width: 122px; border: 1px solid #e3e6ec; border-radius: 8px; padding: 6px; text-align: center; background: #fafbfc; }
 .mistake img, .mistake .missing { width: 84px; height: 84px; image-rendering: pixelated; border: 1px solid #d8dbe2;
   background: #fff; display: block; margin: 0 auto 4px; }
 .mistake .missing { line-height: 84px; color: #aaa; font-size: 28px; }
@@ -316,7 +316,7 @@ class Page {
          planned.empty() || planned == done ? "" : "run in progress or stopped early");
     card("Training time", run_.epochs.empty() ? "n/a" : text::duration(total_seconds), "sum over epochs");
     card("Throughput", throughput_count == 0 ? "n/a" : text::with_commas(std::llround(throughput / throughput_count)) + " img/s",
-         "training images per second");
+         "training, mean over epochs");
     int64_t parameters = 0;
     for (const auto& layer : inputs_.layers) parameters += layer.trainable_parameters;
     if (parameters > 0) card("Parameters", text::with_commas(parameters), "trainable");
@@ -343,6 +343,18 @@ class Page {
     loss_options.x_label = "epoch";
     loss_options.y_label = "mean loss";
     loss_options.y_from_zero = true;
+    double lowest = kNaN, highest = kNaN;
+    for (const auto& s : loss) {
+      for (double y : s.y) {
+        if (!std::isfinite(y)) continue;
+        lowest = std::isnan(lowest) ? y : std::min(lowest, y);
+        highest = std::isnan(highest) ? y : std::max(highest, y);
+      }
+    }
+    if (lowest > 0 && highest / lowest > 20) {  // e.g. the classic criterion's first epoch
+      loss_options.log_y = true;
+      loss_options.y_label = "mean loss (log scale)";
+    }
     loss_options.empty_message = empty;
 
     std::vector<ChartSeries> accuracy = {{"train", kTrainColour, false, x, column(&Epoch::train_accuracy, 100)},
@@ -488,7 +500,8 @@ class Page {
       }
       html_ << "<figcaption><div class=\"labels\">true <b>" << escape(class_name(names_, m.label))
             << "</b> \xE2\x86\x92 <span class=\"wrong\">" << escape(class_name(names_, m.predicted)) << "</span></div>"
-            << "<div class=\"meta\">" << percent(m.confidence, 1) << " confident</div><div class=\"meta\">test #"
+            << "<div class=\"meta\">" << (m.confidence >= 0.9995 ? std::string("&gt;99.9%") : percent(m.confidence, 1))
+            << " confident</div><div class=\"meta\">test #"
             << m.index << "</div></figcaption></figure>\n";
     }
     html_ << "</div>\n</section>\n";

@@ -1,0 +1,188 @@
+// The deployment commands end to end: export a checkpoint, evaluate the exported model (same accuracy as the
+// checkpoint), classify pictures with predict; exit codes 0 ok, 1 runtime failure, 2 usage.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <sstream>
+
+#include "deploy_test_support.h"
+#include "lenet5/deploy/image.h"
+#include "lenet5/engine/checkpoint.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+CommandResult run_lenet5(const std::string& arguments, const lenet5::testing::TempDir& dir) {
+  CommandResult result;
+  const std::string err_file = dir.file("stderr.txt");
+  FILE* pipe = popen((std::string(LENET5_BINARY) + " " + arguments + " 2>" + err_file).c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.out += buffer.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto bytes = lenet5::testing::read_file(err_file);
+  result.err.assign(bytes.begin(), bytes.end());
+  return result;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// "accuracy 93.16% (10000 images, 9316 correct)" from eval's text output.
+std::string accuracy_line(const std::string& output) {
+  for (const auto& line : lines_of(output)) {
+    if (line.rfind("accuracy ", 0) == 0) return line;
+  }
+  return "no accuracy line in: " + output;
+}
+
+// An MNIST test digit drawn 2 to 4 times larger as dark ink on white paper, somewhere on the page.
+lenet5::deploy::GrayImage picture_of(const torch::Tensor& digit, int i) {
+  const auto pixels = digit.reshape({28, 28}).contiguous();
+  const auto access = pixels.accessor<float, 2>();
+  const int scale = 2 + i % 3, dx = 3 + 7 * (i % 6), dy = 2 + 5 * (i % 7);
+  lenet5::deploy::GrayImage paper(160, 150, 1.0f);
+  for (int y = 0; y < 28 * scale; ++y) {
+    for (int x = 0; x < 28 * scale; ++x) paper.at(dx + x, dy + y) = 1.0f - access[y / scale][x / scale];
+  }
+  return paper;
+}
+
+class DeployCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LENET5_REQUIRE_MNIST();
+    data_ = lenet5::testing::mnist_dir();
+  }
+
+  // A checkpoint of a briefly trained (or, where the weights do not matter, a freshly initialised) model.
+  void make_checkpoint(bool trained) {
+    torch::manual_seed(5);
+    auto net = trained ? lenet5::testing::quick_trained_model(lenet5::model::Variant::kModern)
+                       : lenet5::model::LeNet5(lenet5::model::Variant::kModern);
+    lenet5::engine::CheckpointInfo info;
+    info.variant = lenet5::model::Variant::kModern;
+    info.epoch = 1;
+    info.test_accuracy = 0.5;  // whatever the run measured; export copies it into the metadata
+    info.config_json = R"({"epochs": 1, "optimizer": "adam"})";
+    checkpoint_ = dir_.file("best.pt");
+    lenet5::engine::save_checkpoint(checkpoint_, net, nullptr, info);
+  }
+
+  lenet5::testing::TempDir dir_;
+  std::string data_;
+  std::string checkpoint_;
+};
+
+TEST_F(DeployCli, ExportedModelEvaluatesLikeTheCheckpoint) {
+  make_checkpoint(/*trained=*/false);
+  const std::string model = dir_.file("out/model.pt"), optimized = dir_.file("out/optimized.pt");
+  auto exported = run_lenet5("export --checkpoint " + checkpoint_ + " --out " + model, dir_);
+  ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("exported modern LeNet-5 (mnist, epoch 1, test accuracy 50.00%) to " + model));
+  exported = run_lenet5("export --optimize --checkpoint " + checkpoint_ + " --out " + optimized, dir_);
+  ASSERT_EQ(exported.exit_code, 0) << exported.out << exported.err;
+
+  // (Each run scores all 10,000 test images; the optimised export's scores are checked in deploy_export_test.)
+  const auto reference = run_lenet5("eval --checkpoint " + checkpoint_ + " --data " + data_, dir_);
+  ASSERT_EQ(reference.exit_code, 0) << reference.err;
+  const auto result = run_lenet5("eval --model " + model + " --data " + data_, dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, HasSubstr(model + ": modern LeNet-5 (TorchScript), mnist test split, epoch 1, test accuracy at "
+                                            "export 50.00%"));
+  EXPECT_EQ(accuracy_line(result.out), accuracy_line(reference.out));
+  EXPECT_THAT(result.out, HasSubstr("confusion matrix"));
+  std::cout << "checkpoint: " << accuracy_line(reference.out) << "\nexported:   " << accuracy_line(result.out) << "\n";
+}
+
+TEST_F(DeployCli, PredictClassifiesPicturesAndReportsUnreadableOnes) {
+  make_checkpoint(/*trained=*/true);
+  const std::string model = dir_.file("model.pt");
+  ASSERT_EQ(run_lenet5("export --checkpoint " + checkpoint_ + " --out " + model, dir_).exit_code, 0);
+  const lenet5::data::MnistDataset test(data_, lenet5::data::Split::kTest);
+  constexpr int kPictures = 20;
+  std::vector<std::string> pictures;
+  const std::string broken = dir_.file("broken.png");
+  lenet5::testing::write_file(broken, {'n', 'o', 'p', 'e'});
+  std::string files;
+  for (int i = 0; i < kPictures; ++i) {
+    pictures.push_back(dir_.file("digit" + std::to_string(i) + (i % 2 ? ".pgm" : ".png")));
+    lenet5::deploy::write_image(pictures.back(), picture_of(test.images()[i], i));
+    files += " " + pictures.back() + (i == 1 ? " " + broken : "");
+  }
+
+  const auto text = run_lenet5("predict --model " + model + " --top-k 5 --save-preprocessed " + dir_.file("seen") +
+                               files, dir_);
+  EXPECT_EQ(text.exit_code, 1) << "one image could not be read";
+  EXPECT_THAT(text.err, HasSubstr(broken + ": cannot decode image"));
+  EXPECT_THAT(text.err, HasSubstr("1 of 21 images could not be read"));
+  const auto printed = lines_of(text.out);
+  ASSERT_EQ(printed.size(), static_cast<size_t>(kPictures)) << text.out;
+  int recognised = 0;
+  for (size_t i = 0; i < printed.size(); ++i) {
+    const std::string label = std::to_string(test.targets()[static_cast<int64_t>(i)].item<int64_t>());
+    EXPECT_THAT(printed[i], ::testing::StartsWith(pictures[i] + ": ")) << "in the order given";
+    EXPECT_THAT(printed[i], HasSubstr("; top 5: "));
+    EXPECT_EQ(std::count(printed[i].begin(), printed[i].end(), '%'), 6) << printed[i];
+    recognised += printed[i].rfind(pictures[i] + ": " + label + " (", 0) == 0;
+    const auto seen = lenet5::deploy::read_image(dir_.file("seen/digit" + std::to_string(i) + ".png"));
+    EXPECT_EQ(seen.width, 28);
+    EXPECT_EQ(seen.height, 28);
+  }
+  std::cout << "predict recognised " << recognised << " of " << kPictures << " pictures of MNIST test digits\n";
+  EXPECT_GE(recognised, 17);
+
+  const auto json = run_lenet5("predict --json --model " + model + " " + pictures[0] + " " + pictures[1], dir_);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto objects = lines_of(json.out);
+  ASSERT_EQ(objects.size(), 2u) << json.out;
+  for (size_t i = 0; i < 2; ++i) {
+    const auto object = nlohmann::json::parse(objects[i]);
+    EXPECT_EQ(object.at("file"), pictures[i]);
+    EXPECT_EQ(object.at("label").get<int64_t>(), test.targets()[static_cast<int64_t>(i)].item<int64_t>());
+    EXPECT_EQ(object.at("name"), std::to_string(object.at("label").get<int>()));
+    const auto probabilities = object.at("probabilities").get<std::vector<double>>();
+    ASSERT_EQ(probabilities.size(), 10u);
+    EXPECT_NEAR(std::accumulate(probabilities.begin(), probabilities.end(), 0.0), 1.0, 1e-5);
+  }
+}
+
+TEST_F(DeployCli, BadInputsGiveOneLineAndTheRightExitCode) {
+  make_checkpoint(/*trained=*/false);
+  const std::vector<std::tuple<std::string, int, std::string>> cases = {
+      {"export --checkpoint " + dir_.file("missing.pt") + " --out " + dir_.file("m.pt"), 1, "not found"},
+      {"predict --model " + checkpoint_ + " x.png", 1, "is a training checkpoint"},
+      {"eval --model " + dir_.file("missing.pt") + " --data " + data_, 1, "model file not found"},
+      {"predict --model " + checkpoint_ + " --top-k 11 x.png", 2, "--top-k"},
+  };
+  for (const auto& [arguments, code, message] : cases) {
+    const auto result = run_lenet5(arguments, dir_);
+    EXPECT_EQ(result.exit_code, code) << arguments << "\n" << result.err;
+    EXPECT_THAT(result.err, HasSubstr(message)) << arguments;
+    EXPECT_THAT(result.err, Not(HasSubstr("Exception raised from"))) << arguments;
+  }
+}
+
+}  // namespace
