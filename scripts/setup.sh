@@ -14,6 +14,8 @@ PACKAGES=(
   libgoogle-perftools-dev libopenblas0-serial
   nodejs npm ca-certificates
   dataset-fashion-mnist
+  clang libclang-rt-14-dev
+  chromium librsvg2-bin
 )
 
 install_missing_packages() {
