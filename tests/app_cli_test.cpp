@@ -14,21 +14,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together
-};
+using lenet5::testing::CommandResult;
 
 CommandResult run_lenet5(const std::string& arguments) {
-  CommandResult result;
   const std::string command = std::string(LENET5_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return lenet5::testing::run_shell(command);
 }
 
 TEST(AppCli, SummaryPrintsThePapersTotals) {

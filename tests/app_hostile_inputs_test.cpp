@@ -33,24 +33,13 @@ constexpr std::uint32_t kLabelsMagic = 0x00000801;
 constexpr const char* kTrainImages = "train-images-idx3-ubyte";
 constexpr const char* kTrainLabels = "train-labels-idx1-ubyte";
 
-struct CommandResult {
-  int exit_code = -1;  // 128 + signal when killed
-  std::string output;  // stdout and stderr together
-};
+using lenet5::testing::CommandResult;
 
 // Runs the binary through /bin/sh with a 60 s timeout and no core files; `limits` are shell commands run
 // first (ulimit ...).
 CommandResult run_lenet5(const std::string& arguments, const std::string& limits = "") {
-  CommandResult result;
-  const std::string command =
-      "ulimit -c 0; " + limits + " exec timeout -s KILL 60 " + std::string(LENET5_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return lenet5::testing::run_shell("ulimit -c 0; " + limits + " exec timeout -s KILL 60 " +
+                                    std::string(LENET5_BINARY) + " " + arguments + " 2>&1");
 }
 
 std::string quoted(const std::string& path) { return "'" + path + "'"; }

@@ -32,12 +32,9 @@ struct CommandResult {
 CommandResult run_lenet5(const std::string& arguments, const lenet5::testing::TempDir& dir) {
   CommandResult result;
   const std::string err_file = dir.file("stderr.txt");
-  FILE* pipe = popen((std::string(LENET5_BINARY) + " " + arguments + " 2>" + err_file).c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.out += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto run = lenet5::testing::run_shell(std::string(LENET5_BINARY) + " " + arguments + " 2>" + err_file);
+  result.exit_code = run.exit_code;
+  result.out = run.output;
   const auto bytes = lenet5::testing::read_file(err_file);
   result.err.assign(bytes.begin(), bytes.end());
   return result;

@@ -16,20 +16,10 @@ namespace {
 
 using lenet5::model::Variant;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
+using lenet5::testing::CommandResult;
 
 CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return lenet5::testing::run_shell(command + " 2>&1");
 }
 
 void write_scores(const std::string& path, const torch::Tensor& scores) {

@@ -118,20 +118,10 @@ std::string read_text(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
+using lenet5::testing::CommandResult;
 
 CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen(("exec timeout -s KILL 120 " + command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) result.output += buffer.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  return lenet5::testing::run_shell("exec timeout -s KILL 120 " + command + " 2>&1");
 }
 
 TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {

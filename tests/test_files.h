@@ -28,6 +28,14 @@ void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes)
 void write_gzip_file(const std::string& path, const std::vector<std::uint8_t>& bytes);
 std::vector<std::uint8_t> read_file(const std::string& path);
 
+struct CommandResult {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string output;  // what the command wrote to stdout
+};
+
+// Runs `command` through /bin/sh (add "2>&1" to capture stderr too) and waits for it.
+CommandResult run_shell(const std::string& command);
+
 // Where scripts/fetch_data.sh put the real data; empty when it is missing.
 std::string mnist_dir();
 std::string fashion_mnist_dir();
