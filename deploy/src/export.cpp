@@ -16,14 +16,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// The model's constants (model/src/lenet5.cpp); export_torchscript checks the result against the eager model,
-// so a drift between the two fails the export instead of shipping a different network.
-constexpr double kSquashAmplitude = 1.7159;
-constexpr double kSquashSlope = 2.0 / 3.0;
-constexpr double kClassicBackground = -0.1;
-constexpr double kClassicInkRange = 1.275;
-constexpr double kMnistMean = 0.1307;
-constexpr double kMnistStd = 0.3081;
+using model::kClassicBackground;
+using model::kClassicInkRange;
+using model::kMnistMean;
+using model::kMnistStd;
+using model::kSquashAmplitude;
+using model::kSquashSlope;
 
 constexpr const char* kCheckpointFormatPrefix = "lenet5-checkpoint-";
 constexpr int64_t kCheckImages = 16;

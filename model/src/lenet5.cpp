@@ -5,13 +5,6 @@
 namespace lenet5::model {
 namespace {
 
-constexpr double kSquashAmplitude = 1.7159;
-constexpr double kSquashSlope = 2.0 / 3.0;
-// The paper maps background to -0.1 and ink to 1.175.
-constexpr double kClassicBackground = -0.1;
-constexpr double kClassicInkRange = 1.275;
-constexpr double kMnistMean = 0.1307;
-constexpr double kMnistStd = 0.3081;
 constexpr int64_t kPaperPadding = 2;  // 28x28 digits centred in a 32x32 field
 
 // The paper's initialisation: uniform in [-2.4/F, 2.4/F], F = fan-in.

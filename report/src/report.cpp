@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "lenet5/data/idx.h"
+#include "lenet5/engine/run_files.h"
 #include "lenet5/report/chart.h"
 #include "text.h"
 
@@ -612,34 +613,13 @@ class Page {
   std::ostringstream html_;
 };
 
-void write_atomically(const std::string& path, const std::string& content) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    if (file == nullptr) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
-    const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
-    const bool flushed = std::fflush(file) == 0;
-    const int saved_errno = errno;
-    std::fclose(file);
-    if (!written || !flushed) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error(path + ": cannot write: " + std::strerror(saved_errno));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int saved_errno = errno;
-    std::remove(temporary.c_str());
-    throw std::runtime_error(path + ": cannot replace: " + std::strerror(saved_errno));
-  }
-}
-
 }  // namespace
 
 std::string render_report_html(const ReportInputs& inputs) { return Page(inputs).render(); }
 
 std::string write_report(const ReportInputs& inputs) {
   const std::string path = (fs::path(inputs.run_dir) / "report.html").string();
-  write_atomically(path, render_report_html(inputs));
+  engine::write_file_atomically(path, render_report_html(inputs));
   return path;
 }
 

@@ -23,6 +23,15 @@ std::string variant_name(Variant variant);
 constexpr int64_t kNumClasses = 10;
 constexpr int64_t kImageSide = 28;
 
+// The paper's squashing function A tanh(S a) and input mapping (background -0.1, ink 1.175), and the MNIST
+// statistics the modern variant normalises with. The TorchScript export writes the same numbers.
+constexpr double kSquashAmplitude = 1.7159;
+constexpr double kSquashSlope = 2.0 / 3.0;
+constexpr double kClassicBackground = -0.1;
+constexpr double kClassicInkRange = 1.275;
+constexpr double kMnistMean = 0.1307;
+constexpr double kMnistStd = 0.3081;
+
 // The paper's squashing function f(a) = A tanh(S a), A = 1.7159, S = 2/3.
 torch::Tensor scaled_tanh(const torch::Tensor& x);
 
