@@ -51,7 +51,7 @@ void run_eval(const EvalOptions& options) {
     return;
   }
   auto loaded = engine::load_checkpoint(options.checkpoint);
-  loaded.model->to(device);
+  engine::move_model_to(loaded.model, device);
   const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
   const auto result = engine::evaluate(loaded.model, dataset, engine::EvaluateOptions{options.batch_size});
   if (options.json) {

@@ -10,6 +10,7 @@
 
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/device.h"
+#include "lenet5/engine/flat_adamw.h"
 #include "lenet5/model/loss.h"
 #include "lenet5/model/summary.h"
 
@@ -88,7 +89,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   report.variant = model::variant_name(model->options.variant());
   report.flops_per_image = forward_flops_per_image(model);
 
-  model->to(options.device);
+  engine::move_model_to(model, options.device);
   model->eval();
   const bool needs_script = std::any_of(options.modes.begin(), options.modes.end(),
                                         [](Mode m) { return m == Mode::kTorchScript || m == Mode::kOptimized; });
@@ -109,7 +110,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
     for (int64_t batch_size : options.batch_sizes) {
       auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide}, torch::TensorOptions().device(options.device));
       std::function<void()> step;
-      std::unique_ptr<torch::optim::AdamW> optimizer;
+      std::unique_ptr<engine::FlatAdamW> optimizer;
       torch::Tensor targets;
       switch (mode) {
         case Mode::kEager:
@@ -135,9 +136,9 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
           targets = torch::randint(0, model::kNumClasses, {batch_size}, torch::TensorOptions().dtype(torch::kInt64).device(options.device));
           step = [&, copy = model::LeNet5(model->options)]() mutable {
             if (!optimizer) {
-              copy->to(options.device);
+              engine::move_model_to(copy, options.device);
               copy->train();
-              optimizer = std::make_unique<torch::optim::AdamW>(copy->parameters(), torch::optim::AdamWOptions(1e-3));
+              optimizer = std::make_unique<engine::FlatAdamW>(copy->parameters(), torch::optim::AdamWOptions(1e-3));
             }
             optimizer->zero_grad();
             model::classification_loss(copy->forward(images), targets, copy->options.variant()).backward();

@@ -208,7 +208,7 @@ torch::jit::Module to_torchscript(model::LeNet5& model) {
   torch::jit::Module module(classic ? "__torch__.lenet5.LeNet5Classic" : "__torch__.lenet5.LeNet5Modern");
   module.register_attribute("training", c10::BoolType::get(), false);
   auto add = [&](const std::string& name, const torch::Tensor& tensor, bool is_buffer = false) {
-    module.register_parameter(name, tensor.detach().to(torch::kCPU).clone(), is_buffer);
+    module.register_parameter(name, tensor.detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous), is_buffer);
   };
   add("C1_weight", model->C1->weight);
   add("C1_bias", model->C1->bias);

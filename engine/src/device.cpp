@@ -35,6 +35,11 @@ torch::Device resolve_device(const std::string& name) {
 
 std::string describe_device(const torch::Device& device) { return device.str(); }
 
+void move_model_to(model::LeNet5& net, const torch::Device& device) {
+  net->to(device);
+  net->set_channels_last(device.is_cpu());
+}
+
 std::string torch_version() {
   return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
          std::to_string(TORCH_VERSION_PATCH);

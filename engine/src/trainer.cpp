@@ -15,6 +15,7 @@
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
+#include "lenet5/engine/flat_adamw.h"
 #include "lenet5/engine/run_files.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/model/loss.h"
@@ -51,8 +52,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
     return std::make_unique<torch::optim::Adam>(parameters,
                                                 torch::optim::AdamOptions(lr).weight_decay(options.weight_decay));
   }
-  return std::make_unique<torch::optim::AdamW>(parameters,
-                                               torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
+  return std::make_unique<FlatAdamW>(parameters, torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
@@ -229,7 +229,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
 
   torch::manual_seed(options.seed);
   model::LeNet5 net(variant);
-  net->to(device);
+  move_model_to(net, device);
   auto optimizer = make_optimizer(options, net, base_lr);
   const json config = config_json(options, base_lr, run_dir, device);
 

@@ -141,7 +141,9 @@ torch::Tensor SparseConv2dImpl::connection_mask() const {
   return gather_index.lt(connections).view({out_channels, in_channels});
 }
 
-torch::Tensor SparseConv2dImpl::forward(const torch::Tensor& x) { return torch::conv2d(x, dense_weight(), bias); }
+torch::Tensor SparseConv2dImpl::forward(const torch::Tensor& x) {
+  return torch::conv2d(x, dense_weight().contiguous(dense_weight_format), bias);
+}
 
 // ---- EuclideanRBF ----
 
@@ -167,9 +169,9 @@ void LeNet5Impl::reset() {
     C3_sparse = register_module("C3", SparseConv2d(6, c3_connection_table(), 5));
     S4_subsampling = register_module("S4", Subsampling(16));
   } else {
-    S2_maxpool = register_module("S2", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
+    S2_maxpool = register_module("S2", MaxPool2x2());
     C3_dense = register_module("C3", torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 16, 5)));
-    S4_maxpool = register_module("S4", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
+    S4_maxpool = register_module("S4", MaxPool2x2());
   }
   C5 = register_module("C5", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 120, 5)));
   F6 = register_module("F6", torch::nn::Linear(120, 84));
@@ -186,6 +188,16 @@ void LeNet5Impl::reset() {
   } else {
     output_linear = register_module("output", torch::nn::Linear(84, kNumClasses));
   }
+  set_channels_last(channels_last_);
+}
+
+void LeNet5Impl::set_channels_last(bool enabled) {
+  channels_last_ = enabled;
+  const auto format = enabled ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  for (auto& parameter : parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(format));
+  }
+  if (C3_sparse) C3_sparse->dense_weight_format = format;
 }
 
 torch::Tensor LeNet5Impl::preprocess(const torch::Tensor& images) const {

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/model/max_pool.h"
+
 namespace lenet5::model {
 
 enum class Variant { kClassic, kModern };
@@ -64,6 +66,8 @@ class SparseConv2dImpl : public torch::nn::Module {
   torch::Tensor connection_mask() const;  // [out, in], 1 where connected
   torch::Tensor forward(const torch::Tensor& x);
 
+  torch::MemoryFormat dense_weight_format = torch::MemoryFormat::Contiguous;  // layout forward() convolves with
+
   int64_t in_channels;
   int64_t out_channels;
   int64_t kernel_size;
@@ -110,18 +114,26 @@ class LeNet5Impl : public torch::nn::Module {
   // The variant's input mapping: [N,1,28,28] pixels in [0,1] -> what C1 sees.
   torch::Tensor preprocess(const torch::Tensor& images) const;
 
+  // Stores the convolution kernels channels-last (NHWC), which makes every feature map channels-last too.
+  // The same network and numbers; on CPU, oneDNN's convolutions and the pooling run faster that way.
+  void set_channels_last(bool enabled);
+  bool channels_last() const { return channels_last_; }
+
   LeNet5Options options;
 
   // Registered as C1, S2, C3, S4, C5, F6, output; the variant decides which of the alternatives exist.
   torch::nn::Conv2d C1{nullptr};
   Subsampling S2_subsampling{nullptr}, S4_subsampling{nullptr};  // classic
-  torch::nn::MaxPool2d S2_maxpool{nullptr}, S4_maxpool{nullptr};  // modern
+  MaxPool2x2 S2_maxpool{nullptr}, S4_maxpool{nullptr};             // modern
   SparseConv2d C3_sparse{nullptr};                                 // classic
   torch::nn::Conv2d C3_dense{nullptr};                             // modern
   torch::nn::Conv2d C5{nullptr};
   torch::nn::Linear F6{nullptr};
   EuclideanRBF output_rbf{nullptr};      // classic
   torch::nn::Linear output_linear{nullptr};  // modern
+
+ private:
+  bool channels_last_ = false;
 };
 TORCH_MODULE(LeNet5);
 

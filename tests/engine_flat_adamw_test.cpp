@@ -1,0 +1,124 @@
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "lenet5/engine/flat_adamw.h"
+#include "lenet5/model/lenet5.h"
+#include "lenet5/model/loss.h"
+
+namespace {
+
+using lenet5::engine::FlatAdamW;
+using lenet5::model::LeNet5;
+using lenet5::model::Variant;
+
+struct Batch {
+  torch::Tensor images, targets;
+};
+
+Batch fixed_batch(int64_t seed) {
+  torch::manual_seed(seed);
+  return {torch::rand({8, 1, 28, 28}), torch::randint(0, 10, {8})};
+}
+
+LeNet5 fresh_network(bool channels_last) {
+  torch::manual_seed(42);
+  LeNet5 net(Variant::kModern);
+  net->set_channels_last(channels_last);
+  return net;
+}
+
+void train_steps(LeNet5& net, torch::optim::Optimizer& optimizer, int64_t first, int64_t count) {
+  for (int64_t i = first; i < first + count; ++i) {
+    const auto batch = fixed_batch(i);
+    optimizer.zero_grad();
+    lenet5::model::classification_loss(net->forward(batch.images), batch.targets, Variant::kModern).backward();
+    optimizer.step();
+  }
+}
+
+void expect_same_parameters(LeNet5& actual, LeNet5& expected, const std::string& what) {
+  const auto a = actual->named_parameters();
+  const auto e = expected->named_parameters();
+  for (const auto& item : e) {
+    EXPECT_TRUE(torch::allclose(a[item.key()], item.value(), 1e-5, 1e-6)) << what << ": " << item.key();
+  }
+}
+
+TEST(EngineFlatAdamW, FollowsTorchAdamWStepForStep) {
+  for (bool channels_last : {false, true}) {
+    auto reference = fresh_network(channels_last);
+    auto flat = fresh_network(channels_last);
+    const auto options = torch::optim::AdamWOptions(3e-3).weight_decay(0.05);
+    torch::optim::AdamW reference_optimizer(reference->parameters(), options);
+    FlatAdamW flat_optimizer(flat->parameters(), options);
+    ASSERT_TRUE(flat_optimizer.is_flat());
+    train_steps(reference, reference_optimizer, 0, 6);
+    train_steps(flat, flat_optimizer, 0, 6);
+    expect_same_parameters(flat, reference, channels_last ? "channels-last" : "NCHW");
+    EXPECT_FALSE(torch::equal(flat->C1->weight, fresh_network(channels_last)->C1->weight)) << "nothing was trained";
+  }
+}
+
+TEST(EngineFlatAdamW, TheModuleKeepsItsParametersAndLayout) {
+  auto net = fresh_network(true);
+  const auto before = net->C3_dense->weight.clone();
+  FlatAdamW optimizer(net->parameters(), torch::optim::AdamWOptions(1e-3));
+  EXPECT_TRUE(torch::equal(net->C3_dense->weight, before));
+  EXPECT_TRUE(net->C3_dense->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(net->C3_dense->weight.requires_grad());
+}
+
+TEST(EngineFlatAdamW, SavedStateResumesExactlyLikeTorchAdamW) {
+  const auto options = torch::optim::AdamWOptions(2e-3).weight_decay(0.01);
+  // Reference: AdamW for 3 steps, saved, restored into a new AdamW, 3 more steps.
+  auto reference = fresh_network(true);
+  torch::optim::AdamW reference_optimizer(reference->parameters(), options);
+  train_steps(reference, reference_optimizer, 0, 3);
+  std::stringstream reference_state;
+  {
+    torch::serialize::OutputArchive archive;
+    reference_optimizer.save(archive);
+    archive.save_to(reference_state);
+  }
+  // Flat: 3 steps, state saved in AdamW's format, loaded by a new FlatAdamW, 3 more steps.
+  auto flat = fresh_network(true);
+  FlatAdamW flat_optimizer(flat->parameters(), options);
+  train_steps(flat, flat_optimizer, 0, 3);
+  std::stringstream flat_state;
+  {
+    torch::serialize::OutputArchive archive;
+    flat_optimizer.save(archive);
+    archive.save_to(flat_state);
+  }
+  FlatAdamW resumed(flat->parameters(), options);
+  torch::serialize::InputArchive archive;
+  archive.load_from(flat_state);
+  resumed.load(archive);
+  ASSERT_TRUE(resumed.is_flat());
+  train_steps(reference, reference_optimizer, 3, 3);
+  train_steps(flat, resumed, 3, 3);
+  expect_same_parameters(flat, reference, "after resume");
+
+  // And the state torch's AdamW saved loads into FlatAdamW.
+  auto from_torch = fresh_network(true);
+  FlatAdamW loads_torch_state(from_torch->parameters(), options);
+  torch::serialize::InputArchive torch_archive;
+  torch_archive.load_from(reference_state);
+  EXPECT_NO_THROW(loads_torch_state.load(torch_archive));
+  EXPECT_TRUE(loads_torch_state.is_flat());
+}
+
+TEST(EngineFlatAdamW, AmsgradFallsBackToTorchAdamW) {
+  auto reference = fresh_network(false);
+  auto flat = fresh_network(false);
+  const auto options = torch::optim::AdamWOptions(1e-3).amsgrad(true);
+  torch::optim::AdamW reference_optimizer(reference->parameters(), options);
+  FlatAdamW flat_optimizer(flat->parameters(), options);
+  EXPECT_FALSE(flat_optimizer.is_flat());
+  train_steps(reference, reference_optimizer, 0, 3);
+  train_steps(flat, flat_optimizer, 0, 3);
+  expect_same_parameters(flat, reference, "amsgrad");
+}
+
+}  // namespace
