@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "lenet5/deploy/export.h"
+#include "lenet5/deploy/session.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/flat_adamw.h"
 #include "lenet5/model/loss.h"
@@ -100,13 +101,8 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   }
 
   for (Mode mode : options.modes) {
-    std::optional<torch::jit::Module> optimized;
-    if (mode == Mode::kOptimized) {
-      auto copy = scripted.clone();
-      copy.eval();
-      auto frozen = torch::jit::freeze(copy);
-      optimized = torch::jit::optimize_for_inference(frozen);
-    }
+    std::optional<deploy::InferenceSession> optimized;
+    if (mode == Mode::kOptimized) optimized.emplace(scripted, options.device);
     for (int64_t batch_size : options.batch_sizes) {
       auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide}, torch::TensorOptions().device(options.device));
       std::function<void()> step;
@@ -126,10 +122,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
           };
           break;
         case Mode::kOptimized:
-          step = [&] {
-            c10::InferenceMode inference;
-            optimized->forward({images});
-          };
+          step = [&] { optimized->forward(images); };
           break;
         case Mode::kTrain:
           // A copy, so timing never changes the weights being benchmarked.
@@ -148,6 +141,8 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
       }
       BenchResult result = time_steps(step, options);
       result.mode = mode_name(mode);
+      result.engine = mode == Mode::kOptimized ? optimized->engine_for(batch_size)
+                      : mode == Mode::kTorchScript ? "torchscript" : "libtorch";
       result.batch_size = batch_size;
       result.images_per_second *= static_cast<double>(batch_size);
       const double flops = mode == Mode::kTrain ? 3 * report.flops_per_image : report.flops_per_image;
@@ -165,13 +160,13 @@ std::string format_report(const BenchReport& report) {
                 report.variant.c_str(), report.device.c_str(), report.threads, report.threads == 1 ? "" : "s",
                 report.torch_version.c_str(), report.flops_per_image);
   out << line;
-  std::snprintf(line, sizeof line, "%-12s %6s %11s %11s %11s %13s %9s\n", "mode", "batch", "p50 us", "p90 us",
-                "p99 us", "images/s", "GFLOP/s");
-  out << line << std::string(78, '-') << "\n";
+  std::snprintf(line, sizeof line, "%-12s %-12s %6s %11s %11s %11s %13s %9s\n", "mode", "engine", "batch", "p50 us",
+                "p90 us", "p99 us", "images/s", "GFLOP/s");
+  out << line << std::string(91, '-') << "\n";
   for (const auto& r : report.results) {
-    std::snprintf(line, sizeof line, "%-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f\n", r.mode.c_str(),
-                  static_cast<long long>(r.batch_size), r.p50_us, r.p90_us, r.p99_us, r.images_per_second,
-                  r.gflops_per_second);
+    std::snprintf(line, sizeof line, "%-12s %-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f\n", r.mode.c_str(),
+                  r.engine.c_str(), static_cast<long long>(r.batch_size), r.p50_us, r.p90_us, r.p99_us,
+                  r.images_per_second, r.gflops_per_second);
     out << line;
   }
   out << "(train: forward + backward + AdamW step, counted as 3x the forward FLOPs)\n";
@@ -187,6 +182,7 @@ std::string report_json(const BenchReport& report) {
                       {"results", nlohmann::json::array()}};
   for (const auto& r : report.results) {
     json["results"].push_back({{"mode", r.mode},
+                               {"engine", r.engine},
                                {"batch_size", r.batch_size},
                                {"iterations", r.iterations},
                                {"p50_us", r.p50_us},

@@ -295,7 +295,10 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
   return report;
 }
 
-torch::Tensor ExportedModel::forward(const torch::Tensor& images) { return scores_of(module, images); }
+torch::Tensor ExportedModel::forward(const torch::Tensor& images) {
+  if (!session) session = std::make_shared<InferenceSession>(module, device);
+  return session->forward(images);
+}
 
 ExportedModel load_exported(const std::string& path, const torch::Device& device) {
   std::error_code error;
@@ -303,6 +306,7 @@ ExportedModel load_exported(const std::string& path, const torch::Device& device
   if (fs::is_directory(path, error)) throw DeployError(path + ": is a folder, expected an exported model file");
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   ExportedModel loaded;
+  loaded.device = device;
   try {
     loaded.module = torch::jit::load(path, device, extra);
   } catch (const c10::Error& e) {

@@ -15,7 +15,7 @@ namespace lenet5::bench {
 enum class Mode {
   kEager,        // the torch::nn::Module, eval() + InferenceMode
   kTorchScript,  // the TorchScript module as loaded (or as exported in memory)
-  kOptimized,    // frozen + optimize_for_inference TorchScript
+  kOptimized,    // the TorchScript module compiled for serving (deploy::InferenceSession)
   kTrain,        // full training steps: forward, backward, AdamW step
 };
 
@@ -33,6 +33,7 @@ struct BenchOptions {
 
 struct BenchResult {
   std::string mode;
+  std::string engine;  // what ran it: "libtorch" (eager), "torchscript", or the session's "onednn"/"xnnpack"/...
   int64_t batch_size = 0;
   int64_t iterations = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0;  // per batch
@@ -53,7 +54,7 @@ struct BenchReport {
 double forward_flops_per_image(model::LeNet5& model);
 
 // `script`: the TorchScript module to time as "torchscript" (e.g. a loaded export); when empty the model is
-// scripted in memory. "optimized" always freezes and optimises a copy of it.
+// scripted in memory. "optimized" compiles a copy of it as deploy::InferenceSession does for serving.
 BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module> script, const BenchOptions& options);
 
 std::string format_report(const BenchReport& report);

@@ -10,10 +10,12 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "lenet5/deploy/session.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/model/lenet5.h"
 
@@ -80,10 +82,13 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
                                 bool optimize);
 
 struct ExportedModel {
-  torch::jit::Module module;
+  torch::jit::Module module;  // as loaded
   ExportMetadata metadata;
+  torch::Device device = torch::kCPU;
+  std::shared_ptr<InferenceSession> session;  // the module compiled for serving, built by the first forward()
 
-  torch::Tensor forward(const torch::Tensor& images);  // the module's forward
+  // Scores through the compiled session (same numbers as the module's forward, to float rounding).
+  torch::Tensor forward(const torch::Tensor& images);
 };
 
 // Loads an exported model onto `device` and runs the self-test (check_batch() against the recorded scores).

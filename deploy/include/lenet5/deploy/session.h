@@ -1,0 +1,38 @@
+// An exported LeNet-5 compiled for serving, as `lenet5 predict`, `lenet5 eval --model` and `lenet5 bench`
+// (mode "optimized") run it.
+#pragma once
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <optional>
+#include <string>
+
+namespace lenet5::deploy {
+
+// Two compiled forms of the module, picked by batch size:
+//   larger batches: freeze + optimize_for_inference (on CPU, oneDNN convolutions with prepacked weights);
+//   on CPU, batches of up to kSmallBatchMax: optimize_for_mobile's XNNPACK kernels with prepacked weights,
+//   about twice as fast as oneDNN for a single image (scripts/bench.sh measures both).
+// Each form must reproduce the module's scores on check_batch(); one that fails to compile or disagrees is
+// not used, and the module as given serves instead.
+class InferenceSession {
+ public:
+  static constexpr int64_t kSmallBatchMax = 2;
+
+  InferenceSession(const torch::jit::Module& module, const torch::Device& device);
+
+  // Scores [N,10] for images [N,1,28,28]; runs under InferenceMode.
+  torch::Tensor forward(const torch::Tensor& images);
+
+  // Which compiled form serves a batch of this size: "xnnpack", "onednn" (CPU) or "frozen" (other devices),
+  // or "torchscript" when compilation was not possible.
+  std::string engine_for(int64_t batch_size) const;
+
+ private:
+  torch::jit::Module large_batches_;
+  std::string large_batch_engine_;
+  std::optional<torch::jit::Module> small_batches_;
+};
+
+}  // namespace lenet5::deploy

@@ -1,0 +1,52 @@
+// InferenceSession: the compiled forms agree with the module they come from, for both variants and the batch
+// sizes on either side of the small-batch threshold, and say which engine serves which batch.
+#include <gtest/gtest.h>
+
+#include "lenet5/deploy/export.h"
+#include "lenet5/deploy/session.h"
+
+namespace {
+
+using lenet5::deploy::InferenceSession;
+using lenet5::model::Variant;
+
+TEST(DeploySession, ServesTheModulesScoresAtEveryBatchSize) {
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    SCOPED_TRACE(lenet5::model::variant_name(variant));
+    torch::manual_seed(7);
+    lenet5::model::LeNet5 net(variant);
+    auto module = lenet5::deploy::to_torchscript(net);
+    InferenceSession session(module, torch::kCPU);
+    for (int64_t batch : {int64_t{1}, InferenceSession::kSmallBatchMax, InferenceSession::kSmallBatchMax + 1, int64_t{64}}) {
+      const auto images = torch::rand({batch, 1, 28, 28});
+      c10::InferenceMode inference;
+      const auto expected = module.forward({images}).toTensor();
+      const auto actual = session.forward(images);
+      ASSERT_EQ(actual.sizes(), expected.sizes()) << "batch " << batch;
+      EXPECT_LE((actual - expected).abs().max().item<double>(), 1e-4 * std::max(1.0, expected.abs().max().item<double>()))
+          << "batch " << batch << " via " << session.engine_for(batch);
+    }
+  }
+}
+
+TEST(DeploySession, SmallBatchesUseXnnpackAndLargeOnesOneDnnOnCpu) {
+  lenet5::model::LeNet5 net(Variant::kModern);
+  InferenceSession session(lenet5::deploy::to_torchscript(net), torch::kCPU);
+  EXPECT_EQ(session.engine_for(1), "xnnpack");
+  EXPECT_EQ(session.engine_for(InferenceSession::kSmallBatchMax), "xnnpack");
+  EXPECT_EQ(session.engine_for(InferenceSession::kSmallBatchMax + 1), "onednn");
+  EXPECT_EQ(session.engine_for(1024), "onednn");
+}
+
+TEST(DeploySession, WrongInputStillFailsWithTheModulesMessage) {
+  lenet5::model::LeNet5 net(Variant::kModern);
+  InferenceSession session(lenet5::deploy::to_torchscript(net), torch::kCPU);
+  try {
+    session.forward(torch::rand({1, 3, 28, 28}));
+    FAIL() << "a 3-channel batch was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("LeNet-5 expects float32 [N,1,28,28]"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
