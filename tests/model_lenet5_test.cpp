@@ -145,3 +145,46 @@ TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LeNet5Model, FastForwardComputesWhatTheLayerByLayerForwardDoes) {
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    for (bool channels_last : {false, true}) {
+      torch::manual_seed(5);
+      LeNet5 net(variant);
+      net->set_channels_last(channels_last);
+      const auto images = torch::rand({12, 1, 28, 28});
+      const auto targets = torch::randint(0, 10, {12});
+      const auto fast = net->forward(images);
+      const auto layered = net->forward_layers(images).back().output;
+      const std::string what = lenet5::model::variant_name(variant) + (channels_last ? " channels-last" : " NCHW");
+      EXPECT_TRUE(torch::allclose(fast, layered, 1e-5, 1e-6)) << what;
+      auto fast_grads = torch::autograd::grad({lenet5::model::classification_loss(fast, targets, variant)}, net->parameters());
+      auto layered_grads =
+          torch::autograd::grad({lenet5::model::classification_loss(layered, targets, variant)}, net->parameters());
+      for (size_t i = 0; i < fast_grads.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(fast_grads[i], layered_grads[i], 1e-4, 1e-6)) << what << ", parameter " << i;
+      }
+    }
+  }
+}
+
+TEST(LeNet5Model, FullFieldConvolutionIsTheConvolution) {
+  torch::manual_seed(6);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(16, 120, 5));
+  const auto x = torch::randn({8, 16, 5, 5}, torch::requires_grad());
+  const auto expected = conv->forward(x);
+  const auto actual = lenet5::model::full_field_convolution(conv, x);
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  EXPECT_TRUE(torch::allclose(actual, expected, 1e-5, 1e-5));
+  const auto g = torch::randn(expected.sizes());
+  auto expected_grads = torch::autograd::grad({expected}, {x, conv->weight, conv->bias}, {g});
+  auto actual_grads = torch::autograd::grad({actual}, {x, conv->weight, conv->bias}, {g});
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(torch::allclose(actual_grads[i], expected_grads[i], 1e-4, 1e-5)) << i;
+  // A convolution that does not cover its input is left to the convolution kernel.
+  const auto larger = torch::randn({2, 16, 7, 7});
+  EXPECT_TRUE(torch::equal(lenet5::model::full_field_convolution(conv, larger), conv->forward(larger)));
+}
+
+}  // namespace

@@ -55,6 +55,14 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
   return std::make_unique<FlatAdamW>(parameters, torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
 }
 
+// Gradients set to "none" rather than zeroed: backward then stores each new gradient instead of adding it
+// to a zero tensor (PyTorch 2's zero_grad default).
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& parameter : group.params()) parameter.mutable_grad().reset();
+  }
+}
+
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
@@ -286,7 +294,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
       auto images = options.augment ? random_affine(examples.data, augment_generator) : examples.data;
       lr = learning_rate_at(schedule, base_lr, (epoch - 1) * steps_per_epoch + batch, steps_per_epoch, total_steps);
       set_learning_rate(*optimizer, lr);
-      optimizer->zero_grad();
+      clear_gradients(*optimizer);
       auto scores = net->forward(images);
       auto loss = model::classification_loss(scores, examples.target, variant);
       loss.backward();

@@ -137,6 +137,11 @@ class LeNet5Impl : public torch::nn::Module {
 };
 TORCH_MODULE(LeNet5);
 
+// conv(x) for a convolution whose kernel covers its whole input (C5: 5x5 kernels on 5x5 maps, no padding) as
+// one matrix product over the flattened maps, several times faster than a convolution kernel on CPU,
+// backward included. Other convolutions run conv->forward(x).
+torch::Tensor full_field_convolution(torch::nn::Conv2d& conv, const torch::Tensor& x);
+
 // Trainable parameters of a module (requires_grad), counted element by element.
 int64_t count_trainable_parameters(const torch::nn::Module& module);
 
