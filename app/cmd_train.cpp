@@ -44,6 +44,15 @@ void setup_train(CLI::App& app) {
   sub->add_option("--seed", options->seed, "Random seed (initialisation, shuffling, distortions)")->capture_default_str();
   sub->add_option("--out", options->out_dir, "Run folder (default: a new folder under runs/)");
   sub->add_flag("--resume", options->resume, "Continue the run in --out from its checkpoint.pt");
+  sub->add_option_function<double>(
+      "--target-accuracy",
+      [options](double percent) {
+        if (!(percent > 0 && percent <= 100)) {
+          throw CLI::ValidationError("--target-accuracy", "must be a percentage in (0, 100], got " + std::to_string(percent));
+        }
+        options->target_accuracy = percent / 100;
+      },
+      "Stop after the first epoch whose test accuracy reaches this percentage (e.g. 99)");
   sub->add_option("--limit-train", options->train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
   sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
   sub->callback([options] {

@@ -1,21 +1,31 @@
 #!/usr/bin/python3
-"""The Python PyTorch peer of `lenet5 bench`: the same exported model and network, the same thread count,
-timed in the same run; prints C++/Python ratios.
+"""lenet5 (C++ LibTorch) against Python PyTorch (Debian python3-torch) on the same machine, in one run, with the
+same thread count, printed as ratios C++/Python.
 
-Inference, two ways:
-  idiomatic: torch.jit.load + eval() + torch.no_grad()
-  expert:    torch.jit.freeze + torch.jit.optimize_for_inference + torch.inference_mode()
-Training: the modern LeNet-5 as a torch.nn.Module with an idiomatic DataLoader (shuffle=True) over MNIST,
-AdamW, one-cycle schedule, batch 64; optionally the whole default recipe until 99% test accuracy.
+1. The default training recipe (modern LeNet-5, AdamW 3e-3, one-cycle, batch 64, 2 epochs, stop at 99% test
+   accuracy), whole process each, data loading included: `lenet5 train` against the same recipe written the
+   idiomatic Python way (TensorDataset + DataLoader(shuffle=True)). Reports training images/s (epochs only)
+   and the time to 99%.
+2. Inference on the exported model, per batch size: `lenet5 bench` (eager, torchscript, optimized) against
+   Python idiomatic (torch.jit.load + eval + no_grad) and expert (freeze + optimize_for_inference +
+   inference_mode).
+3. Training steps on a fixed batch (no data loading): `lenet5 bench --modes train` against the same step in
+   Python (nn.Module, AdamW).
 
-usage: compare_pytorch.py --model FILE.pt --cpp-json BENCH.json [--threads 1] [--data DIR]
-                          [--train-seconds S] [--time-to-accuracy CPP_SECONDS]
+This machine is shared and noisy, so C++ and Python alternate, --rounds times, and each ratio is the median of
+the per-round ratios (the min and max are printed too).
+
+usage: compare_pytorch.py --lenet5 BUILD/app/lenet5 --data MNIST_DIR --out DIR [--threads 1] [--rounds 3]
+                          [--seconds 1] [--batch-sizes 1,8,64,256,1024] [--train-batch-sizes 64]
+                          [--model FILE.pt] [--skip-recipe]
+       compare_pytorch.py --python-recipe --data MNIST_DIR [--threads 1]   (one Python recipe run, JSON out)
 """
 import argparse
 import gzip
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -23,6 +33,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+RECIPE = {"epochs": 2, "batch_size": 64, "lr": 3e-3, "target": 0.99}
 
 
 def read_idx(path):
@@ -62,6 +74,82 @@ class LeNet5(nn.Module):
         return self.output(F.relu(self.F6(x)))
 
 
+# ---- one Python recipe run (run in its own process, so that its whole-process time is comparable) ----
+
+def python_recipe(data_dir):
+    start = time.perf_counter()
+    images, labels = load_split(data_dir, "train")
+    test_images, test_labels = load_split(data_dir, "t10k")
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels),
+                                         batch_size=RECIPE["batch_size"], shuffle=True)
+    torch.manual_seed(1)
+    model = LeNet5()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["lr"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=RECIPE["lr"],
+                                                    total_steps=RECIPE["epochs"] * len(loader))
+    epochs = []
+    for epoch in range(1, RECIPE["epochs"] + 1):
+        model.train()
+        epoch_start = time.perf_counter()
+        for x, y in loader:
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            scheduler.step()
+        train_seconds = time.perf_counter() - epoch_start
+        model.eval()
+        with torch.no_grad():
+            accuracy = (model(test_images).argmax(1) == test_labels).float().mean().item()
+        epochs.append({"epoch": epoch, "test_accuracy": accuracy,
+                       "images_per_second": len(images) / train_seconds})
+        if accuracy >= RECIPE["target"]:
+            break
+    return {"epochs": epochs, "in_process_seconds": time.perf_counter() - start}
+
+
+# ---- orchestration ----
+
+def timed(command, env=None):
+    start = time.perf_counter()
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"compare_pytorch: {' '.join(command)} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
+    return seconds, result.stdout
+
+
+def reached(epochs):
+    hits = [e["epoch"] for e in epochs if e["test_accuracy"] >= RECIPE["target"]]
+    return hits[0] if hits else None
+
+
+def recipe_rounds(args):
+    rounds = []
+    for r in range(1, args.rounds + 1):
+        run_dir = os.path.join(args.out, f"cpp-recipe-{r}")
+        cpp_seconds, _ = timed([args.lenet5, "train", "--data", args.data, "--epochs", str(RECIPE["epochs"]),
+                                "--threads", str(args.threads), "--target-accuracy", str(100 * RECIPE["target"]),
+                                "--out", run_dir])
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            cpp_epochs = [json.loads(line) for line in f if line.strip()]
+        py_seconds, out = timed([sys.executable, os.path.abspath(__file__), "--python-recipe", "--data", args.data,
+                                 "--threads", str(args.threads)])
+        py = json.loads(out)
+        rounds.append({
+            "cpp": {"seconds": cpp_seconds, "reached_epoch": reached(cpp_epochs), "run_dir": run_dir,
+                    "images_per_second": [e["images_per_second"] for e in cpp_epochs],
+                    "test_accuracy": [e["test_accuracy"] for e in cpp_epochs]},
+            "python": {"seconds": py_seconds, "reached_epoch": reached(py["epochs"]),
+                       "images_per_second": [e["images_per_second"] for e in py["epochs"]],
+                       "test_accuracy": [e["test_accuracy"] for e in py["epochs"]]},
+        })
+        c, p = rounds[-1]["cpp"], rounds[-1]["python"]
+        print(f"  round {r}: C++ {c['seconds']:.1f} s to epoch {c['reached_epoch']}, "
+              f"{statistics.median(c['images_per_second']):.0f} img/s | Python {p['seconds']:.1f} s to epoch "
+              f"{p['reached_epoch']}, {statistics.median(p['images_per_second']):.0f} img/s", flush=True)
+    return rounds
+
+
 def time_batches(step, seconds, warmup=10):
     for _ in range(warmup):
         step()
@@ -72,15 +160,14 @@ def time_batches(step, seconds, warmup=10):
         step()
         latencies.append((time.perf_counter() - t0) * 1e6)
     latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * (len(latencies) - 1) + 0.5))]
-    return {"p50_us": pick(0.5), "p90_us": pick(0.9), "p99_us": pick(0.99),
+    return {"p50_us": latencies[min(len(latencies) - 1, int(0.5 * (len(latencies) - 1) + 0.5))],
             "batches_per_second": len(latencies) / (sum(latencies) / 1e6)}
 
 
-def inference_results(model_path, batch_sizes, seconds):
+def python_inference(model_path, batch_sizes, seconds):
     idiomatic = torch.jit.load(model_path).eval()
     expert = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(model_path).eval()))
-    results = []
+    results = {}
     for batch in batch_sizes:
         x = torch.rand(batch, 1, 28, 28)
 
@@ -94,121 +181,144 @@ def inference_results(model_path, batch_sizes, seconds):
 
         for mode, step in (("python-idiomatic", idiomatic_step), ("python-expert", expert_step)):
             r = time_batches(step, seconds)
-            r.update(mode=mode, batch_size=batch, images_per_second=r.pop("batches_per_second") * batch)
-            results.append(r)
+            results[(mode, batch)] = {"p50_us": r["p50_us"], "images_per_second": r["batches_per_second"] * batch}
     return results
 
 
-def onecycle(optimizer, peak, total_steps):
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=total_steps)
+def python_train_steps(batch_sizes, seconds):
+    results = {}
+    for batch in batch_sizes:
+        torch.manual_seed(1)
+        model = LeNet5().train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
 
-
-def train_throughput(data_dir, batch_size, seconds):
-    images, labels = load_split(data_dir, "train")
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=batch_size,
-                                         shuffle=True)
-    torch.manual_seed(1)
-    model = LeNet5().train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    seen, start, steps = 0, None, 0
-    for x, y in loader:
-        if steps == 10:
-            start, seen = time.perf_counter(), 0
-        optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        seen += x.shape[0]
-        steps += 1
-        if start is not None and time.perf_counter() - start >= seconds:
-            break
-    return seen / (time.perf_counter() - start)
-
-
-def time_to_accuracy(data_dir, target=0.99, epochs=2, batch_size=64):
-    """The default recipe, whole process: data loading, training, evaluation after each epoch."""
-    start = time.perf_counter()
-    images, labels = load_split(data_dir, "train")
-    test_images, test_labels = load_split(data_dir, "t10k")
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=batch_size,
-                                         shuffle=True)
-    torch.manual_seed(1)
-    model = LeNet5()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    scheduler = onecycle(optimizer, 3e-3, epochs * len(loader))
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for x, y in loader:
+        def step():
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
-            scheduler.step()
-        model.eval()
-        with torch.no_grad():
-            accuracy = (model(test_images).argmax(1) == test_labels).float().mean().item()
-        print(f"python training: epoch {epoch}: test accuracy {100 * accuracy:.2f}% "
-              f"at {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        if accuracy >= target:
-            return time.perf_counter() - start, accuracy, epoch
-    return None, accuracy, epochs
+
+        r = time_batches(step, seconds)
+        results[("python-train", batch)] = {"p50_us": r["p50_us"], "images_per_second": r["batches_per_second"] * batch}
+    return results
+
+
+def cpp_bench(args, modes, batch_sizes):
+    _, out = timed([args.lenet5, "bench", "--model", args.model, "--modes", ",".join(modes),
+                    "--batch-sizes", ",".join(map(str, batch_sizes)), "--seconds", str(args.seconds),
+                    "--threads", str(args.threads), "--json"])
+    report = json.loads(out)
+    return report, {(r["mode"], r["batch_size"]): r for r in report["results"]}
+
+
+def spread(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def shown(s):
+    return f"{s['median']:.2f}x (rounds {s['min']:.2f}-{s['max']:.2f})"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="exported TorchScript file (lenet5 export)")
-    parser.add_argument("--cpp-json", required=True, help="output of lenet5 bench --json from the same run")
+    parser.add_argument("--lenet5", help="the lenet5 executable")
+    parser.add_argument("--data", help="MNIST folder")
+    parser.add_argument("--out", help="folder for runs and results")
+    parser.add_argument("--model", help="exported model for inference (default: exported from the first recipe run)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=1.0, help="per inference measurement")
-    parser.add_argument("--data", help="MNIST folder, for the training comparison")
-    parser.add_argument("--train-seconds", type=float, default=10.0)
-    parser.add_argument("--time-to-accuracy", type=float, metavar="CPP_SECONDS",
-                        help="also run the default recipe to 99%% and compare with the C++ time given")
-    parser.add_argument("--json", help="write all figures to this file")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0, help="per inference or training-step measurement")
+    parser.add_argument("--batch-sizes", default="1,8,64,256,1024")
+    parser.add_argument("--train-batch-sizes", default="64")
+    parser.add_argument("--skip-recipe", action="store_true", help="no whole-recipe comparison (needs --model)")
+    parser.add_argument("--python-recipe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    with open(args.cpp_json) as f:
-        cpp = json.load(f)
-    cpp_by_key = {(r["mode"], r["batch_size"]): r for r in cpp["results"]}
-    batch_sizes = sorted({b for (mode, b) in cpp_by_key if mode != "train"})
-    python = inference_results(args.model, batch_sizes, args.seconds)
-    py_by_key = {(r["mode"], r["batch_size"]): r for r in python}
+    if args.python_recipe:
+        print(json.dumps(python_recipe(args.data)))
+        return
+    missing = [flag for flag, value in (("--lenet5", args.lenet5), ("--out", args.out)) if not value]
+    if not args.skip_recipe and not args.data:
+        missing.append("--data")
+    if args.skip_recipe and not args.model:
+        missing.append("--model")
+    if missing:
+        parser.error("missing " + ", ".join(missing))
+    os.makedirs(args.out, exist_ok=True)
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    train_batch_sizes = [int(b) for b in args.train_batch_sizes.split(",")]
+    summary = {"threads": args.threads, "rounds": args.rounds, "torch_python": torch.__version__}
 
-    print(f"C++ LibTorch {cpp['torch_version']} vs Python PyTorch {torch.__version__}, "
-          f"{args.threads} thread(s) each, {cpp['device']}")
-    print(f"{'batch':>6} {'mode':<18} {'p50 us':>10} {'images/s':>12}   {'C++ optimized vs this':>22}")
-    summary = {"threads": args.threads, "torch_python": torch.__version__, "inference": [], "training": {}}
+    if not args.skip_recipe:
+        print(f"== default recipe, whole process, {args.rounds} rounds (C++ then Python each round)", flush=True)
+        rounds = recipe_rounds(args)
+        summary["recipe"] = {"rounds": rounds}
+        throughput = spread([statistics.median(r["cpp"]["images_per_second"]) /
+                             statistics.median(r["python"]["images_per_second"]) for r in rounds])
+        summary["recipe"]["training_throughput_ratio"] = throughput
+        cpp_times = [r["cpp"]["seconds"] for r in rounds if r["cpp"]["reached_epoch"]]
+        py_times = [r["python"]["seconds"] for r in rounds if r["python"]["reached_epoch"]]
+        summary["recipe"]["time_to_99"] = {"cpp_seconds": statistics.median(cpp_times) if cpp_times else None,
+                                           "python_seconds": statistics.median(py_times) if py_times else None,
+                                           "cpp_reached": len(cpp_times), "python_reached": len(py_times)}
+        if not args.model:
+            args.model = os.path.join(args.out, "lenet5-modern.pt")
+            timed([args.lenet5, "export", "--checkpoint", os.path.join(rounds[0]["cpp"]["run_dir"], "best.pt"),
+                   "--out", args.model])
+
+    print(f"== inference and training steps, {args.rounds} rounds", flush=True)
+    inference_rounds, step_rounds, cpp_report = [], [], None
+    for r in range(args.rounds):
+        cpp_report, cpp = cpp_bench(args, ["eager", "torchscript", "optimized"], batch_sizes)
+        inference_rounds.append((cpp, python_inference(args.model, batch_sizes, args.seconds)))
+        _, cpp_steps = cpp_bench(args, ["train"], train_batch_sizes)
+        step_rounds.append((cpp_steps, python_train_steps(train_batch_sizes, args.seconds)))
+
+    print(f"\nC++ LibTorch {cpp_report['torch_version']} vs Python PyTorch {torch.__version__}, "
+          f"{args.threads} thread(s) each, {cpp_report['device']}; medians of {args.rounds} rounds\n")
+    print(f"{'batch':>6} {'':<18} {'p50 us':>9} {'images/s':>10}   C++ optimized vs this: throughput, p50 latency")
+    summary["inference"] = []
     for batch in batch_sizes:
-        best_cpp = cpp_by_key.get(("optimized", batch)) or cpp_by_key.get(("torchscript", batch))
         for mode in ("eager", "torchscript", "optimized"):
-            r = cpp_by_key.get((mode, batch))
-            if r:
-                print(f"{batch:>6} {'C++ ' + mode:<18} {r['p50_us']:>10.1f} {r['images_per_second']:>12.0f}")
-        for mode in ("python-idiomatic", "python-expert"):
-            r = py_by_key[(mode, batch)]
-            speedup = best_cpp["images_per_second"] / r["images_per_second"]
-            latency = r["p50_us"] / best_cpp["p50_us"]
-            print(f"{batch:>6} {mode:<18} {r['p50_us']:>10.1f} {r['images_per_second']:>12.0f}   "
-                  f"{speedup:>6.2f}x throughput, {latency:.2f}x lower p50")
-            summary["inference"].append({"batch_size": batch, "peer": mode, "throughput_ratio": speedup,
+            p50 = statistics.median(c[(mode, batch)]["p50_us"] for c, _ in inference_rounds)
+            ips = statistics.median(c[(mode, batch)]["images_per_second"] for c, _ in inference_rounds)
+            engine = inference_rounds[0][0][(mode, batch)].get("engine", "")
+            print(f"{batch:>6} {'C++ ' + mode:<18} {p50:>9.1f} {ips:>10.0f}   ({engine})")
+        for peer in ("python-idiomatic", "python-expert"):
+            p50 = statistics.median(p[(peer, batch)]["p50_us"] for _, p in inference_rounds)
+            ips = statistics.median(p[(peer, batch)]["images_per_second"] for _, p in inference_rounds)
+            throughput = spread([c[("optimized", batch)]["images_per_second"] / p[(peer, batch)]["images_per_second"]
+                                 for c, p in inference_rounds])
+            latency = spread([p[(peer, batch)]["p50_us"] / c[("optimized", batch)]["p50_us"] for c, p in inference_rounds])
+            print(f"{batch:>6} {peer:<18} {p50:>9.1f} {ips:>10.0f}   {shown(throughput)}, {shown(latency)}")
+            summary["inference"].append({"batch_size": batch, "peer": peer, "throughput_ratio": throughput,
                                          "p50_latency_ratio": latency})
 
-    if args.data:
-        cpp_train = [r for r in cpp["results"] if r["mode"] == "train"]
-        for r in cpp_train:
-            py_rate = train_throughput(args.data, r["batch_size"], args.train_seconds)
-            ratio = r["images_per_second"] / py_rate
-            print(f"training, batch {r['batch_size']}: C++ {r['images_per_second']:.0f} images/s, "
-                  f"Python (DataLoader) {py_rate:.0f} images/s: {ratio:.2f}x")
-            summary["training"][str(r["batch_size"])] = {"cpp": r["images_per_second"], "python": py_rate,
-                                                         "ratio": ratio}
-        if args.time_to_accuracy:
-            seconds, accuracy, epochs = time_to_accuracy(args.data, epochs=2)
-            shown = f"{seconds:.1f} s ({epochs} epochs)" if seconds else f"not reached ({100 * accuracy:.2f}%)"
-            print(f"time to 99.0% test accuracy, whole process: C++ {args.time_to_accuracy:.1f} s, Python {shown}")
-            summary["time_to_99"] = {"cpp_seconds": args.time_to_accuracy, "python_seconds": seconds}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
+    summary["training_steps"] = []
+    print()
+    for batch in train_batch_sizes:
+        ratio = spread([c[("train", batch)]["images_per_second"] / p[("python-train", batch)]["images_per_second"]
+                        for c, p in step_rounds])
+        cpp_ips = statistics.median(c[("train", batch)]["images_per_second"] for c, _ in step_rounds)
+        py_ips = statistics.median(p[("python-train", batch)]["images_per_second"] for _, p in step_rounds)
+        print(f"training steps, batch {batch}, fixed batch: C++ {cpp_ips:.0f} images/s, Python {py_ips:.0f} images/s: "
+              f"{shown(ratio)}")
+        summary["training_steps"].append({"batch_size": batch, "cpp": cpp_ips, "python": py_ips, "ratio": ratio})
+
+    if "recipe" in summary:
+        rec = summary["recipe"]
+        cpp_ips = statistics.median(statistics.median(r["cpp"]["images_per_second"]) for r in rec["rounds"])
+        py_ips = statistics.median(statistics.median(r["python"]["images_per_second"]) for r in rec["rounds"])
+        print(f"default recipe, training: C++ {cpp_ips:.0f} images/s, Python (DataLoader) {py_ips:.0f} images/s: "
+              f"{shown(rec['training_throughput_ratio'])}")
+        t = rec["time_to_99"]
+        fmt = lambda s, n: f"{s:.1f} s ({n}/{args.rounds} rounds reached 99%)" if s else f"not reached in {args.rounds} rounds"
+        print(f"time to 99.0% test accuracy, whole process: C++ {fmt(t['cpp_seconds'], t['cpp_reached'])}, "
+              f"Python {fmt(t['python_seconds'], t['python_reached'])}")
+    with open(os.path.join(args.out, "comparison.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(f"\nresults: {os.path.join(args.out, 'comparison.json')}")
 
 
 if __name__ == "__main__":

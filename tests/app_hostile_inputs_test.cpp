@@ -412,6 +412,8 @@ INSTANTIATE_TEST_SUITE_P(
                       FlagCase{"UnknownFlag", "--frobnicate", "--frobnicate"},
                       FlagCase{"RepeatedFlag", "--epochs 1 --epochs 2", "--epochs"},
                       FlagCase{"ThreadsAbsurd", "--threads 100000", "--threads: must be at most 1024"},
+                      FlagCase{"TargetAccuracyAbove100", "--target-accuracy 150", "--target-accuracy"},
+                      FlagCase{"TargetAccuracyZero", "--target-accuracy 0", "--target-accuracy"},
                       FlagCase{"ValSplitOfOneImage", "--val-split 0.2 --limit-train 1", "--val-split: the training set holds 1 image"}),
     [](const ::testing::TestParamInfo<FlagCase>& info) { return info.param.name; });
 

@@ -103,6 +103,23 @@ TEST_F(EngineTrain, WritesConfigMetricsAndCheckpoints) {
   }
 }
 
+TEST_F(EngineTrain, TargetAccuracyStopsAfterTheFirstEpochThatReachesIt) {
+  auto options = quick_options(dir_.file("target"));
+  options.epochs = 3;
+  options.target_accuracy = 0.05;  // any trained network beats chance (10%) on the first epoch
+  const auto result = lenet5::engine::train(options);
+  ASSERT_TRUE(result.target_reached_epoch.has_value());
+  EXPECT_EQ(*result.target_reached_epoch, 1);
+  EXPECT_EQ(read_metrics(options.out_dir).size(), 1u);
+
+  auto unreachable = quick_options(dir_.file("unreachable"));
+  unreachable.epochs = 2;
+  unreachable.target_accuracy = 1.0;  // 100% on MNIST's test set: not within two quick epochs
+  const auto full = lenet5::engine::train(unreachable);
+  EXPECT_FALSE(full.target_reached_epoch.has_value());
+  EXPECT_EQ(read_metrics(unreachable.out_dir).size(), 2u);
+}
+
 TEST_F(EngineTrain, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   for (bool augment : {false, true}) {
     auto straight = quick_options(dir_.file("straight" + std::to_string(augment)));

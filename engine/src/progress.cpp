@@ -51,6 +51,9 @@ void ConsoleProgress::on_epoch_end(const EpochMetrics& m) {
 }
 
 void ConsoleProgress::on_finish(const TrainResult& r) {
+  if (r.target_reached_epoch) {
+    std::fprintf(out_, "target accuracy reached at epoch %lld\n", static_cast<long long>(*r.target_reached_epoch));
+  }
   std::fprintf(out_, "done: best test accuracy %.2f%%, %s total, %.0f img/s; run folder %s\n",
                100 * r.best_test_accuracy, duration_text(r.seconds).c_str(), r.images_per_second, r.run_dir.c_str());
   std::fflush(out_);

@@ -189,6 +189,8 @@ void validate(const TrainOptions& o) {
   require(o.val_split >= 0 && o.val_split < 1, "--val-split: must be in [0, 1), got " + std::to_string(o.val_split));
   require(o.threads >= 0, "--threads: must be >= 0, got " + std::to_string(o.threads));
   require(o.threads <= kMaxThreads, "--threads: must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(o.threads));
+  require(o.target_accuracy >= 0 && o.target_accuracy <= 1,
+          "--target-accuracy: must be a percentage in (0, 100], got " + std::to_string(100 * o.target_accuracy));
   require(o.log_every >= 1, "log interval must be at least 1");
   require(o.eval_batch_size >= 1, "evaluation batch size must be at least 1");
   require(!o.data_dir.empty(), "--data: a dataset folder is required");
@@ -351,6 +353,10 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     }
     save_checkpoint(checkpoint_path, net, optimizer.get(), info);
     report.on_epoch_end(metrics);
+    if (options.target_accuracy > 0 && metrics.test_accuracy >= options.target_accuracy) {
+      result.target_reached_epoch = epoch;
+      break;
+    }
   }
 
   result.history = history;

@@ -34,6 +34,7 @@ struct TrainOptions {
   int64_t train_limit = 0;          // use only the first N training images (0: all); for quick runs
   int64_t test_limit = 0;           // use only the first N test images (0: all)
   int64_t stop_after_epochs = 0;    // stop (as if interrupted) once this many epochs are done; 0: never
+  double target_accuracy = 0;       // in (0,1]: stop after the first epoch whose test accuracy reaches it; 0: off
 };
 
 // Throws std::invalid_argument naming the flag when a value is out of range.
@@ -65,6 +66,7 @@ struct TrainResult {
   double best_test_accuracy = 0;
   double seconds = 0;                 // this process's training time
   double images_per_second = 0;
+  std::optional<int64_t> target_reached_epoch;  // the epoch that reached options.target_accuracy, if it was set and reached
 };
 
 class TrainObserver {
