@@ -46,7 +46,7 @@ std::string error_of(const std::function<void()>& action) {
 }
 
 // Both exports (plain and optimised) against the eager model on all 10,000 test images: scores within 1e-5
-// and identical predictions, hence identical accuracy. (engine::evaluate with an exported model is covered by
+// (relative to the largest score) and identical predictions, hence identical accuracy. (engine::evaluate with an exported model is covered by
 // the CLI test's `eval --model`.)
 void expect_export_matches_eager(Variant variant) {
   LENET5_REQUIRE_MNIST();
@@ -67,7 +67,9 @@ void expect_export_matches_eager(Variant variant) {
     const std::string path = dir.file(optimize ? "optimized.pt" : "model.pt");
     const auto report = lenet5::deploy::export_torchscript(net, metadata, path, optimize);
     EXPECT_GT(report.bytes, 0);
-    EXPECT_EQ(report.max_abs_diff, 0.0);
+    // Float rounding only: the eager forward runs C5 as a matrix product, the export as a convolution.
+    const double scale = std::max(1.0, eager_scores.abs().max().item<double>());
+    EXPECT_LE(report.max_abs_diff, 1e-5 * scale);
     auto exported = lenet5::deploy::load_exported(path);
     EXPECT_EQ(exported.metadata.variant, variant);
     EXPECT_EQ(exported.metadata.optimized, optimize);
@@ -75,7 +77,7 @@ void expect_export_matches_eager(Variant variant) {
         << "optimize_for_inference results became loadable: update this test and the docs";
     const auto scores = scores_in_batches([&](const torch::Tensor& x) { return exported.forward(x); }, test.images());
     ASSERT_EQ(scores.sizes(), eager_scores.sizes());
-    EXPECT_LE((scores - eager_scores).abs().max().item<double>(), 1e-5);
+    EXPECT_LE((scores - eager_scores).abs().max().item<double>(), 1e-5 * scale);
     EXPECT_TRUE(torch::equal(scores.argmax(1), eager_predictions));
     const double accuracy = scores.argmax(1).eq(test.targets()).to(torch::kFloat64).mean().item<double>();
     EXPECT_EQ(accuracy, eager_accuracy);

@@ -74,7 +74,8 @@ def check(model_path, expected_path, images, labels):
     print(f"python client: {scores.shape[0]} images, accuracy {100 * accuracy:.2f}%, "
           f"max |score difference| vs C++ {max_diff:.3g}; first image: {names[predictions[0]]} "
           f"(p={probabilities.max().item():.3f}, label {names[labels[0]]})")
-    if max_diff > 1e-5:
+    # Relative: C++ serves through compiled kernels (oneDNN, XNNPACK) that round differently from torch.jit.load.
+    if max_diff > 1e-5 * max(1.0, expected.abs().max().item()):
         failures.append(f"scores differ from the C++ ones by up to {max_diff}")
     if not torch.equal(predictions, expected.argmax(1)):
         failures.append(f"{int((predictions != expected.argmax(1)).sum())} predictions differ from the C++ ones")
