@@ -30,7 +30,7 @@ bash "$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR" >/dev/null
 OUT=${LENET5_BENCH_DIR:-$LENET5_ROOT/runs/bench-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=$THREADS
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)" | tee "$OUT/comparison.txt"
+echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)" | tee "$OUT/comparison.txt"
 with_fast_malloc /usr/bin/python3 "$LENET5_ROOT/bench/compare_pytorch.py" --lenet5 "$BUILD_DIR/app/lenet5" \
   --data "$DATA_DIR/mnist" --out "$OUT" --threads "$THREADS" --rounds "$ROUNDS" --seconds "$SECONDS_PER_POINT" \
   --batch-sizes "$BATCH_SIZES" | tee -a "$OUT/comparison.txt"
