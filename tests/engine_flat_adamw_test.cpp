@@ -28,11 +28,12 @@ LeNet5 fresh_network(bool channels_last) {
   return net;
 }
 
-void train_steps(LeNet5& net, torch::optim::Optimizer& optimizer, int64_t first, int64_t count) {
+void train_steps(LeNet5& net, torch::optim::Optimizer& optimizer, int64_t first, int64_t count,
+                 torch::Dtype dtype = torch::kFloat32) {
   for (int64_t i = first; i < first + count; ++i) {
     const auto batch = fixed_batch(i);
     optimizer.zero_grad();
-    lenet5::model::classification_loss(net->forward(batch.images), batch.targets, Variant::kModern).backward();
+    lenet5::model::classification_loss(net->forward(batch.images.to(dtype)), batch.targets, Variant::kModern).backward();
     optimizer.step();
   }
 }
@@ -58,6 +59,21 @@ TEST(EngineFlatAdamW, FollowsTorchAdamWStepForStep) {
     expect_same_parameters(flat, reference, channels_last ? "channels-last" : "NCHW");
     EXPECT_FALSE(torch::equal(flat->C1->weight, fresh_network(channels_last)->C1->weight)) << "nothing was trained";
   }
+}
+
+TEST(EngineFlatAdamW, WholeBufferOperationsFollowTorchAdamWToo) {
+  // Float64 parameters take the device-independent path (whole-buffer tensor operations), as CUDA does.
+  auto reference = fresh_network(false);
+  auto flat = fresh_network(false);
+  reference->to(torch::kFloat64);
+  flat->to(torch::kFloat64);
+  const auto options = torch::optim::AdamWOptions(3e-3).weight_decay(0.05);
+  torch::optim::AdamW reference_optimizer(reference->parameters(), options);
+  FlatAdamW flat_optimizer(flat->parameters(), options);
+  ASSERT_TRUE(flat_optimizer.is_flat());
+  train_steps(reference, reference_optimizer, 0, 4, torch::kFloat64);
+  train_steps(flat, flat_optimizer, 0, 4, torch::kFloat64);
+  expect_same_parameters(flat, reference, "float64");
 }
 
 TEST(EngineFlatAdamW, TheModuleKeepsItsParametersAndLayout) {
