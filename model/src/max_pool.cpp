@@ -37,8 +37,8 @@ struct Geometry {
   torch::MemoryFormat memory_format() const {
     return channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   }
-  // Both layouts as rows of `row_length` values, each output row made of two input rows; `stride` is the distance
-  // between the two columns of a window (1 in NCHW, C in NHWC).
+  // Both layouts as rows of `row_length` values, each output row made of two input rows;
+  // `column_stride` is the distance between the two columns of a window (1 in NCHW, C in NHWC).
   int64_t rows() const { return channels_last ? batch * out_height : batch * channels * out_height; }
   int64_t row_length() const { return channels_last ? width * channels : width; }
   int64_t column_stride() const { return channels_last ? channels : 1; }
