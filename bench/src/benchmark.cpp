@@ -133,7 +133,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
               copy->train();
               optimizer = std::make_unique<engine::FlatAdamW>(copy->parameters(), torch::optim::AdamWOptions(1e-3));
             }
-            optimizer->zero_grad();
+            engine::clear_gradients(*optimizer);
             model::classification_loss(copy->forward(images), targets, copy->options.variant()).backward();
             optimizer->step();
           };

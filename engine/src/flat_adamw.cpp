@@ -41,6 +41,12 @@ void adamw_update_cpu(float* parameters, const float* gradients, float* exp_avg,
 
 }  // namespace
 
+void clear_gradients(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& parameter : group.params()) parameter.mutable_grad().reset();
+  }
+}
+
 FlatAdamW::FlatAdamW(std::vector<torch::Tensor> parameters, torch::optim::AdamWOptions options)
     : torch::optim::AdamW(std::move(parameters), options) {
   if (options.amsgrad() || param_groups_.size() != 1) return;

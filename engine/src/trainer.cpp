@@ -55,14 +55,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
   return std::make_unique<FlatAdamW>(parameters, torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
 }
 
-// Gradients set to "none" rather than zeroed: backward then stores each new gradient instead of adding it
-// to a zero tensor (PyTorch 2's zero_grad default).
-void clear_gradients(torch::optim::Optimizer& optimizer) {
-  for (auto& group : optimizer.param_groups()) {
-    for (auto& parameter : group.params()) parameter.mutable_grad().reset();
-  }
-}
-
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }

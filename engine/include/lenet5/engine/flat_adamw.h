@@ -1,4 +1,4 @@
-// AdamW that updates all parameters at once.
+// AdamW that updates all parameters at once, and the gradient reset of the training step.
 #pragma once
 
 #include <torch/torch.h>
@@ -7,9 +7,13 @@
 
 namespace lenet5::engine {
 
-// torch::optim::AdamW (same options, same update, same saved state) for a small network: the parameters and
-// their moment estimates live in three flat buffers, so a step is one pass over memory instead of a dozen
-// tensor operations per parameter. For LeNet-5, whose ten parameters are tiny, that per-operation overhead is
+// Sets the optimiser's gradients to "none" rather than zeroing them: backward then stores each new gradient
+// instead of adding it to a zero tensor (PyTorch 2's zero_grad default). The training step of trainer and bench.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
+// torch::optim::AdamW (same options, same update, same saved state) for a small network: the parameters,
+// their gradients and moment estimates live in flat buffers, so a step is one pass over memory instead of a
+// dozen tensor operations per parameter. For LeNet-5, whose ten parameters are tiny, that per-operation overhead is
 // most of the optimiser's time.
 //
 // Build it after the parameters have their final device and layout: it rebinds each parameter to a view of
