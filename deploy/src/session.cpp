@@ -1,7 +1,5 @@
 #include "lenet5/deploy/session.h"
 
-#include <torch/csrc/jit/passes/freeze_module.h>
-#include <torch/csrc/jit/passes/frozen_graph_optimizations.h>
 #include <torch/csrc/jit/passes/xnnpack_rewrite.h>
 
 #include <algorithm>
