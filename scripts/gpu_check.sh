@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The whole CUDA + LibTorch 2.x check as one command, for a GPU machine with a CUDA PyTorch or LibTorch 2.x and
+# the .gpu/ folder from scripts/gpu_prepare.sh: configure and build (Release), run the CTest suite, train on
+# --device cuda to 99%, evaluate on CUDA and CPU, export and evaluate the export on both, benchmark on CUDA.
+#   OUT=<folder> scripts/gpu_check.sh        (default OUT: runs/gpu-check)
+# Every step's log and JSON land in OUT; each step has its own time limit, a failed step does not stop the
+# others, and a short summary (also OUT/summary.txt) comes last. Exit code: the number of failed steps (max 100).
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/runs/gpu-check}
+GPU_DIR=${LENET5_GPU_DIR:-$ROOT/.gpu}
+BUILD=${LENET5_GPU_BUILD_DIR:-$ROOT/build-gpu}
+DATA=$GPU_DIR/data/mnist
+LENET5=$BUILD/app/lenet5
+mkdir -p "$OUT"
+SUMMARY=$OUT/summary.txt
+: > "$SUMMARY"
+FAILED=0
+
+# step NAME LIMIT_SECONDS COMMAND...: runs COMMAND with a time limit, output to OUT/NAME.log.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local start end rc
+  start=$(date +%s.%N)
+  timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.log" 2>&1
+  rc=$?
+  end=$(date +%s.%N)
+  [ $rc -eq 0 ] || FAILED=$((FAILED + 1))
+  printf '%-22s rc=%-3s %7.1f s\n' "$name" "$rc" "$(echo "$end - $start" | bc)" | tee -a "$SUMMARY"
+  return $rc
+}
+
+PYTHON=$(command -v python3 || true)
+TORCH_PREFIX=${CMAKE_PREFIX_PATH:-}
+if [ -z "$TORCH_PREFIX" ] && [ -n "$PYTHON" ]; then
+  TORCH_PREFIX=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+fi
+{
+  echo "date: $(date -u +%FT%TZ)"
+  echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 || echo "nvidia-smi: none"
+  echo "torch prefix: ${TORCH_PREFIX:-none}"
+  [ -n "$PYTHON" ] && "$PYTHON" -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+  nvcc --version 2>&1 | tail -n 1
+  cmake --version | head -n 1
+} > "$OUT/environment.txt"
+cat "$OUT/environment.txt" | tee -a "$SUMMARY"
+
+CONFIG=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLENET5_USE_PCH=ON
+        -DCMAKE_PREFIX_PATH="$TORCH_PREFIX"
+        -DLENET5_CLI11_INCLUDE_DIR="$GPU_DIR/include" -DNLOHMANN_JSON_INCLUDE_DIR="$GPU_DIR/include"
+        -DSTB_INCLUDE_DIR="$GPU_DIR/include/stb"
+        -DLENET5_GTEST_SOURCE_DIR="$GPU_DIR/googletest" -DLENET5_TEST_DATA_DIR="$GPU_DIR/data")
+[ -n "$PYTHON" ] && CONFIG+=(-DLENET5_PYTHON="$PYTHON")
+command -v ninja >/dev/null && CONFIG+=(-G Ninja)
+if ! echo '#include <zlib.h>' | c++ -E -x c++ - >/dev/null 2>&1; then
+  libz=$(ldconfig -p | awk '/libz\.so/ {print $NF; exit}')
+  CONFIG+=(-DZLIB_INCLUDE_DIR="$GPU_DIR/zlib" -DZLIB_LIBRARY="$libz")
+fi
+
+step configure 300 cmake "${CONFIG[@]}"
+step build 600 cmake --build "$BUILD" --parallel "$(nproc)"
+if [ -x "$LENET5" ]; then
+  # The suite: CPU tests against LibTorch 2.x, and cuda_test's CUDA cases on the GPU.
+  step ctest 420 env LENET5_DATA_DIR="$GPU_DIR/data" ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" \
+    --timeout 300 --output-junit "$OUT/ctest-junit.xml"
+  RUN=$OUT/run-cuda
+  rm -rf "$RUN"
+  step train-cuda 300 "$LENET5" train --data "$DATA" --device cuda --target-accuracy 99 --epochs 5 --out "$RUN"
+  step eval-cuda 120 "$LENET5" eval --checkpoint "$RUN/best.pt" --data "$DATA" --device cuda --json
+  step eval-cpu 120 "$LENET5" eval --checkpoint "$RUN/best.pt" --data "$DATA" --device cpu --json
+  step export 120 "$LENET5" export --checkpoint "$RUN/best.pt" --out "$OUT/lenet5.pt"
+  step eval-model-cuda 120 "$LENET5" eval --model "$OUT/lenet5.pt" --data "$DATA" --device cuda --json
+  step eval-model-cpu 120 "$LENET5" eval --model "$OUT/lenet5.pt" --data "$DATA" --device cpu --json
+  step bench-cuda 300 "$LENET5" bench --model "$OUT/lenet5.pt" --device cuda --batch-sizes 1,8,64,256,1024,4096 \
+    --modes torchscript,optimized --train --seconds 1 --json
+  cp "$RUN/metrics.jsonl" "$OUT/metrics-cuda.jsonl" 2>/dev/null
+  rm -f "$RUN"/*.pt  # checkpoints stay off the way back; the export is kept
+  {
+    echo "--- training (cuda): per epoch test accuracy, seconds"
+    grep -ho '"epoch":[0-9]*\|"test_accuracy":[0-9.e-]*\|"seconds":[0-9.e-]*' "$OUT/metrics-cuda.jsonl" 2>/dev/null | paste -sd' ' |
+      sed 's/ "epoch"/\n"epoch"/g'
+    echo
+    echo "--- accuracy: checkpoint cuda / cpu, export cuda / cpu"
+    for name in eval-cuda eval-cpu eval-model-cuda eval-model-cpu; do
+      printf '%-16s %s\n' "$name" "$(grep -o '"accuracy":[0-9.e-]*' "$OUT/$name.log" | head -n 1)"
+    done
+    echo "--- ctest"
+    grep -E 'tests passed|tests failed' "$OUT/ctest.log"
+    grep -E '\(Failed\)|\(Timeout\)|\(SEGFAULT\)|\*\*\*' "$OUT/ctest.log" | head -n 20
+  } | tee -a "$SUMMARY"
+fi
+echo "failed steps: $FAILED" | tee -a "$SUMMARY"
+exit $((FAILED > 100 ? 100 : FAILED))
