@@ -13,10 +13,10 @@ namespace {
 struct BenchCommandOptions {
   std::string model_file;
   std::string checkpoint;
-  std::string variant = "modern";
+  model::Variant variant = model::Variant::kModern;
   std::vector<int64_t> batch_sizes = {1, 8, 64, 256, 1024};
   std::vector<std::string> modes = {"eager", "torchscript", "optimized"};
-  std::string device = "cpu";
+  std::string device = "auto";
   int threads = 0;
   int64_t warmup = 10;
   int64_t iterations = 0;
@@ -45,9 +45,9 @@ void run_bench(const BenchCommandOptions& options) {
     // A TorchScript file holds no nn::Module: eager mode times the same architecture with fresh weights.
     net = model::LeNet5(exported.metadata.variant);
   } else if (!options.checkpoint.empty()) {
-    net = engine::load_checkpoint(options.checkpoint).model;
+    net = load_checkpoint_flag(options.checkpoint, "benchmark it with --model " + options.checkpoint).model;
   } else {
-    net = model::LeNet5(model::parse_variant(options.variant));
+    net = model::LeNet5(options.variant);
   }
   const auto report = bench::run_benchmark(net, script, bench_options);
   std::cout << (options.json ? bench::report_json(report) + "\n" : bench::format_report(report));
@@ -60,25 +60,28 @@ void setup_bench(CLI::App& app) {
   auto* sub = app.add_subcommand("bench", "Latency and throughput per execution mode and batch size");
   auto* model = sub->add_option("--model", options->model_file, "Exported TorchScript model")->check(CLI::ExistingFile);
   auto* checkpoint = sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint")->check(CLI::ExistingFile);
-  auto* variant = sub->add_option("--variant", options->variant, "Fresh weights of this variant")
-                      ->check(CLI::IsMember({"classic", "modern"}))
-                      ->capture_default_str();
+  add_variant_option(*sub, options->variant, "Fresh weights of this variant");
+  auto* variant = sub->get_option("--variant");
   model->excludes(checkpoint)->excludes(variant);
   checkpoint->excludes(variant);
   sub->add_option("--batch-sizes", options->batch_sizes, "Comma-separated batch sizes")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, kMaxBatchSize))
       ->capture_default_str();
   sub->add_option("--modes", options->modes, "Comma-separated: eager, torchscript, optimized, train")
       ->delimiter(',')
-      ->check(CLI::IsMember({"eager", "torchscript", "optimized", "train"}))
+      ->check(one_of({"eager", "torchscript", "optimized", "train"}))
       ->capture_default_str();
   add_device_option(*sub, options->device);
-  sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--warmup", options->warmup, "Untimed iterations per measurement")->check(CLI::NonNegativeNumber)->capture_default_str();
-  auto* iters = sub->add_option("--iters", options->iterations, "Timed iterations per measurement")->check(CLI::PositiveNumber);
+  sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")
+      ->check(whole_number(0, kMaxThreads));
+  sub->add_option("--warmup", options->warmup, "Untimed iterations per measurement")
+      ->check(whole_number(0, kMaxIterations))
+      ->capture_default_str();
+  auto* iters = sub->add_option("--iters", options->iterations, "Timed iterations per measurement")
+                    ->check(whole_number(1, kMaxIterations));
   auto* seconds = sub->add_option("--seconds", options->seconds, "Seconds per measurement (when --iters is not given)")
-                      ->check(CLI::PositiveNumber)
+                      ->check(real_number(0, kMaxSeconds, /*above_min=*/true))
                       ->capture_default_str();
   iters->excludes(seconds);
   sub->add_flag("--train", options->train, "Also measure training steps (forward, backward, AdamW)");

@@ -25,8 +25,8 @@ struct EvalOptions {
 // An exported TorchScript model: the variant (for the loss), dataset and class names come from its metadata.
 void run_eval_exported(const EvalOptions& options, const torch::Device& device, data::Split split) {
   auto exported = deploy::load_exported(options.model, device);
-  const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
   const auto& metadata = exported.metadata;
+  const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, metadata.dataset), split).to(device);
   const auto result = engine::evaluate([&](const torch::Tensor& x) { return exported.forward(x); }, dataset,
                                        metadata.variant, engine::EvaluateOptions{options.batch_size});
   if (options.json) {
@@ -50,9 +50,9 @@ void run_eval(const EvalOptions& options) {
     run_eval_exported(options, device, split);
     return;
   }
-  auto loaded = engine::load_checkpoint(options.checkpoint);
+  auto loaded = load_checkpoint_flag(options.checkpoint, "evaluate it with --model " + options.checkpoint);
   engine::move_model_to(loaded.model, device);
-  const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
+  const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, loaded.info.dataset), split).to(device);
   const auto result = engine::evaluate(loaded.model, dataset, engine::EvaluateOptions{options.batch_size});
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
@@ -73,15 +73,18 @@ void setup_eval(CLI::App& app) {
   checkpoint->excludes(model);
   add_data_option(*sub, options->data_dir);
   sub->add_option("--split", options->split, "Which split to score")
-      ->check(CLI::IsMember({"test", "train"}))
+      ->check(one_of({"test", "train"}))
       ->capture_default_str();
   add_device_option(*sub, options->device);
-  sub->add_option("--batch-size", options->batch_size, "Images per forward pass")->check(CLI::PositiveNumber);
+  sub->add_option("--batch-size", options->batch_size, "Images per forward pass")
+      ->check(whole_number(1, kMaxBatchSize))
+      ->capture_default_str();
   sub->add_flag("--json", options->json, "Print one JSON object");
   sub->callback([options] {
     if (options->checkpoint.empty() && options->model.empty()) {
       throw CLI::ValidationError("--checkpoint/--model", "one of --checkpoint FILE or --model FILE.pt is required");
     }
+    require_data_source(options->data_dir);
     run_eval(*options);
   });
 }

@@ -16,7 +16,7 @@ struct ExportOptions {
 };
 
 void run_export(const ExportOptions& options) {
-  auto loaded = engine::load_checkpoint(options.checkpoint);
+  auto loaded = load_checkpoint_flag(options.checkpoint, "it is exported already");
   const auto metadata = deploy::metadata_from_checkpoint(loaded.info, options.checkpoint);
   const auto report = deploy::export_torchscript(loaded.model, metadata, options.out, options.optimize);
   std::cout << "exported " << model::variant_name(loaded.info.variant) << " LeNet-5 (" << loaded.info.dataset

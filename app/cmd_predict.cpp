@@ -26,7 +26,7 @@ struct PredictOptions {
   int64_t top_k = 3;
   bool json = false;
   std::string save_preprocessed;
-  std::string device = "cpu";
+  std::string device = "auto";
 };
 
 // "7" for digits, "9 Ankle boot" where the class has a name of its own.
@@ -116,7 +116,7 @@ void setup_predict(CLI::App& app) {
   auto* sub = app.add_subcommand("predict", "Classify images (PNG, JPEG, BMP, PGM, ...) with an exported model");
   sub->add_option("--model", options->model, "Exported TorchScript model (lenet5 export)")->required();
   sub->add_option("--top-k", options->top_k, "How many of the most likely classes to list")
-      ->check(CLI::Range(1, 10))
+      ->check(whole_number(1, 10))
       ->capture_default_str();
   sub->add_flag("--json", options->json, "One JSON object per image: file, label, name, probabilities");
   sub->add_option("--save-preprocessed", options->save_preprocessed,

@@ -8,12 +8,12 @@ namespace lenet5::app {
 namespace {
 
 struct SummaryOptions {
-  std::string variant = "classic";
+  model::Variant variant = model::Variant::kModern;
   bool json = false;
 };
 
 void run_summary(const SummaryOptions& options) {
-  model::LeNet5 net(model::parse_variant(options.variant));
+  model::LeNet5 net(options.variant);
   const auto summary = model::summarize(net);
   std::cout << (options.json ? model::format_summary_json(summary) + "\n" : model::format_summary_table(summary));
 }
@@ -23,9 +23,7 @@ void run_summary(const SummaryOptions& options) {
 void setup_summary(CLI::App& app) {
   auto options = std::make_shared<SummaryOptions>();
   auto* sub = app.add_subcommand("summary", "Print the layers, output shapes, parameters and connections");
-  sub->add_option("--variant", options->variant, "Network variant")
-      ->check(CLI::IsMember({"classic", "modern"}))
-      ->capture_default_str();
+  add_variant_option(*sub, options->variant);
   sub->add_flag("--json", options->json, "Print one JSON object instead of a table");
   sub->callback([options] { run_summary(*options); });
 }

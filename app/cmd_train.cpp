@@ -1,65 +1,96 @@
+#include <iostream>
 #include <memory>
 
 #include "commands.h"
+#include "latest_link.h"
 #include "lenet5/engine/progress.h"
 #include "lenet5/engine/trainer.h"
 #include "report_observer.h"
 
 namespace lenet5::app {
+namespace {
+
+// Points runs/latest at a run whose folder lenet5 chose (no --out), once training starts.
+class LatestRunLink : public engine::TrainObserver {
+ public:
+  void on_start(const std::string& run_dir, const std::string& device, int64_t first_epoch) override {
+    point_latest_link(run_dir);
+  }
+};
+
+// Where the results are, and the next command: printed last, so a user finds them without reading the log.
+void print_where_results_are(const std::string& run_dir, bool linked) {
+  const std::string shown = linked ? latest_link_path(run_dir) : run_dir;
+  std::cout << "run folder:  " << run_dir << (linked ? " (also " + shown + ")" : "") << "\n"
+            << "best model:  " << shown << "/best.pt\n"
+            << "report:      " << shown << "/report.html\n"
+            << "export with: lenet5 export --checkpoint " << shown << "/best.pt --out " << shown << "/lenet5.pt\n";
+}
+
+}  // namespace
 
 void setup_train(CLI::App& app) {
   auto options = std::make_shared<engine::TrainOptions>();
+  auto variant = std::make_shared<model::Variant>(model::parse_variant(options->variant));
   auto* sub = app.add_subcommand("train", "Train LeNet-5 on an MNIST-format dataset");
   add_data_option(*sub, options->data_dir);
   sub->add_option("--dataset", options->dataset, "Dataset (picks class names)")
-      ->check(CLI::IsMember({"mnist", "fashion-mnist"}))
+      ->check(one_of({"mnist", "fashion-mnist"}))
       ->capture_default_str();
-  sub->add_option("--variant", options->variant, "Network variant")
-      ->check(CLI::IsMember({"modern", "classic"}))
-      ->capture_default_str();
+  add_variant_option(*sub, *variant);
   sub->add_option("--epochs", options->epochs, "Passes over the training set")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, kMaxEpochs))
       ->capture_default_str();
-  sub->add_option("--batch-size", options->batch_size, "Images per step")->check(CLI::PositiveNumber)->capture_default_str();
+  sub->add_option("--batch-size", options->batch_size, "Images per step")
+      ->check(whole_number(1, kMaxTrainBatchSize))
+      ->capture_default_str();
   sub->add_option("--optimizer", options->optimizer, "Optimiser")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->check(one_of({"sgd", "adam", "adamw"}))
       ->capture_default_str();
   sub->add_option("--lr", options->lr, "Peak learning rate (default: recommended for optimiser and variant)")
-      ->check(CLI::PositiveNumber);
+      ->check(real_number(0, 10, /*above_min=*/true));
   sub->add_option("--momentum", options->momentum, "SGD momentum (Nesterov)")
-      ->check(CLI::Range(0.0, 0.999))
+      ->check(real_number(0.0, 0.999))
       ->capture_default_str();
-  sub->add_option("--weight-decay", options->weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub->add_option("--weight-decay", options->weight_decay, "Weight decay")
+      ->check(real_number(0, 1))
+      ->capture_default_str();
   sub->add_option("--schedule", options->schedule, "Learning-rate schedule")
-      ->check(CLI::IsMember({"none", "step", "cosine", "onecycle", "paper"}))
+      ->check(one_of({"none", "step", "cosine", "onecycle", "paper"}))
       ->capture_default_str();
   sub->add_flag("--augment", options->augment, "Random affine distortions (rotation, scale, shear, translation)");
   sub->add_option("--val-split", options->val_split, "Fraction of the training set held out for validation")
-      ->check(CLI::Range(0.0, 0.5))
+      ->check(real_number(0.0, 0.5))
       ->capture_default_str();
   add_device_option(*sub, options->device);
   sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number(0, kMaxThreads))
       ->capture_default_str();
-  sub->add_option("--seed", options->seed, "Random seed (initialisation, shuffling, distortions)")->capture_default_str();
-  sub->add_option("--out", options->out_dir, "Run folder (default: a new folder under runs/)");
+  sub->add_option("--seed", options->seed, "Random seed (initialisation, shuffling, distortions)")
+      ->check(whole_number(0, kMaxSeed))
+      ->capture_default_str();
+  sub->add_option("--out", options->out_dir, "Run folder (default: a new folder under runs/, linked as runs/latest)");
   sub->add_flag("--resume", options->resume, "Continue the run in --out from its checkpoint.pt");
   sub->add_option_function<double>(
-      "--target-accuracy",
-      [options](double percent) {
-        if (!(percent > 0 && percent <= 100)) {
-          throw CLI::ValidationError("--target-accuracy", "must be a percentage in (0, 100], got " + std::to_string(percent));
-        }
-        options->target_accuracy = percent / 100;
-      },
-      "Stop after the first epoch whose test accuracy reaches this percentage (e.g. 99)");
-  sub->add_option("--limit-train", options->train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
-  sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
-  sub->callback([options] {
+         "--target-accuracy", [options](double percent) { options->target_accuracy = percent / 100; },
+         "Stop after the first epoch whose test accuracy reaches this percentage (e.g. 99)")
+      ->check(real_number(0, 100, /*above_min=*/true));
+  sub->add_option("--limit-train", options->train_limit, "Use only the first N training images")
+      ->check(whole_number(0, kMaxImages));
+  sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")
+      ->check(whole_number(0, kMaxImages));
+  sub->callback([options, variant] {
+    options->variant = model::variant_name(*variant);
+    options->data_dir = resolve_data_dir(options->data_dir, options->dataset);
+    const bool link = options->out_dir.empty();
     engine::ConsoleProgress progress;
     ReportObserver report(options->variant);
-    FanOutObserver observers({&progress, &report});
-    engine::train(*options, &observers);
+    LatestRunLink latest;
+    std::vector<engine::TrainObserver*> observers = {&progress, &report};
+    if (link) observers.push_back(&latest);
+    FanOutObserver fan_out(observers);
+    const auto result = engine::train(*options, &fan_out);
+    print_where_results_are(result.run_dir, link && is_latest_link_to(result.run_dir));
   });
 }
 

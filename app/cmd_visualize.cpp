@@ -18,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct VisualizeOptions {
-  std::string variant = "classic";
+  model::Variant variant = model::Variant::kModern;
   std::string out;
   bool png = false;
 };
@@ -65,10 +65,11 @@ void run_visualize(const VisualizeOptions& options) {
     }
   }
   if (out.has_parent_path()) fs::create_directories(out.parent_path());
+  const std::string variant = model::variant_name(options.variant);
 
   std::vector<std::pair<std::string, std::string>> figures = {
-      {out.string(), report::architecture_svg(diagram_layers(options.variant), options.variant)}};
-  if (model::parse_variant(options.variant) == model::Variant::kClassic) {
+      {out.string(), report::architecture_svg(diagram_layers(variant), variant)}};
+  if (options.variant == model::Variant::kClassic) {
     fs::path c3 = out;
     c3.replace_filename(out.stem().string() + "-c3.svg");
     figures.emplace_back(c3.string(), report::c3_table_svg(model::c3_connection_table()));
@@ -89,9 +90,7 @@ void run_visualize(const VisualizeOptions& options) {
 void setup_visualize(CLI::App& app) {
   auto options = std::make_shared<VisualizeOptions>();
   auto* sub = app.add_subcommand("visualize", "Draw the architecture as SVG (classic: also the C3 connection table)");
-  sub->add_option("--variant", options->variant, "Network variant")
-      ->check(CLI::IsMember({"classic", "modern"}))
-      ->capture_default_str();
+  add_variant_option(*sub, options->variant);
   sub->add_option("--out", options->out, "SVG file to write (classic also writes <name>-c3.svg next to it)")->required();
   sub->add_flag("--png", options->png, "Also write PNG copies (needs rsvg-convert, Debian package librsvg2-bin)");
   sub->callback([options] { run_visualize(*options); });

@@ -24,9 +24,8 @@ while [ $# -gt 0 ]; do
 done
 
 install_missing_packages
-configure_and_build -DLENET5_BUILD_TESTS=OFF
-DATA_DIR=${LENET5_DATA_DIR:-$LENET5_ROOT/.data}
-bash "$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR" >/dev/null
+configure_and_build lenet5
+"$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR" >/dev/null
 OUT=${LENET5_BENCH_DIR:-$LENET5_ROOT/runs/bench-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=$THREADS

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs whatever the project needs and is missing (Debian packages), then configures and builds.
-# Sourced by run.sh and test.sh; safe to run again: nothing is reinstalled, the build is incremental.
+# Sourced by run.sh, test.sh and bench.sh; safe to run again: nothing is reinstalled, the build is incremental.
+# Environment: LENET5_DATA_DIR (datasets: mnist/ and fashion-mnist/, default <repo>/.data; lenet5 reads the
+# same variable), LENET5_BUILD_DIR (default <repo>/build), LENET5_BUILD_TYPE (default Release).
 set -euo pipefail
 
 LENET5_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${LENET5_BUILD_DIR:-$LENET5_ROOT/build}
 BUILD_TYPE=${LENET5_BUILD_TYPE:-Release}
+DATA_DIR=${LENET5_DATA_DIR:-$LENET5_ROOT/.data}
 
 PACKAGES=(
   cmake ninja-build g++ ccache pkg-config bc
@@ -33,6 +36,9 @@ install_missing_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# configure_and_build [TARGET...]: one configuration of $BUILD_DIR for every script (tests included), so that
+# run.sh, test.sh and bench.sh never undo each other's build; each builds only the targets it names (all
+# when none).
 configure_and_build() {
   local launcher=()
   if command -v ccache >/dev/null; then
@@ -43,8 +49,11 @@ configure_and_build() {
   fi
   local generator=()
   [ -f "$BUILD_DIR/CMakeCache.txt" ] || { command -v ninja >/dev/null && generator=(-G Ninja); }
-  cmake -S "$LENET5_ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${launcher[@]}" "$@" >/dev/null
-  cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+  cmake -S "$LENET5_ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${launcher[@]}" \
+    -DLENET5_BUILD_TESTS=ON -DLENET5_TEST_DATA_DIR="$DATA_DIR" >/dev/null
+  local targets=()
+  [ $# -eq 0 ] || targets=(--target "$@")
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)" "${targets[@]}"
 }
 
 # Runs a command with tcmalloc preloaded when present: with glibc malloc, large batches spend most of

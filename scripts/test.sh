@@ -5,11 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 install_missing_packages
-DATA_DIR=${LENET5_DATA_DIR:-$LENET5_ROOT/.data}
-bash "$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR"
+"$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR"
 # Torch-free code under ASan + UBSan, and the IDX reader under libFuzzer (60 s); CTest's summary comes last.
-bash "$LENET5_ROOT/scripts/sanitize.sh"
-bash "$LENET5_ROOT/scripts/fuzz.sh" 60
-configure_and_build -DLENET5_BUILD_TESTS=ON -DLENET5_TEST_DATA_DIR="$DATA_DIR"
+"$LENET5_ROOT/scripts/sanitize.sh"
+"$LENET5_ROOT/scripts/fuzz.sh" 60
+configure_and_build
 cd "$BUILD_DIR"
 LENET5_DATA_DIR=$DATA_DIR with_fast_malloc ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"

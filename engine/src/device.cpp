@@ -16,19 +16,21 @@ torch::Device resolve_device(const std::string& name) {
   int index = 0;
   if (name.size() > 4) {
     const std::string digits = name.substr(5);
-    if (name[4] != ':' || digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    if (name[4] != ':' || digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
       throw std::invalid_argument("--device: malformed device '" + name + "': expected cuda or cuda:N");
     }
     index = std::stoi(digits);
   }
+  // A device that is not there is a runtime error (exit 1), like a missing file: the flag itself is valid.
   if (!cuda_available) {
-    throw std::invalid_argument("--device " + name + ": CUDA is not available (this LibTorch build " +
+    throw std::runtime_error("--device " + name + ": CUDA is not available (this LibTorch build " +
                                 std::string(torch::cuda::device_count() == 0 ? "sees no CUDA device" : "lacks CUDA") +
                                 "); use --device cpu");
   }
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {
-    throw std::invalid_argument("--device " + name + ": no such GPU, " + std::to_string(count) + " visible");
+    throw std::runtime_error("--device " + name + ": no such GPU, " + std::to_string(count) + " visible");
   }
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }

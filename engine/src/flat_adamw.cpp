@@ -4,14 +4,31 @@
 
 #include <cmath>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace lenet5::engine {
 namespace {
 
-std::string state_key(const torch::Tensor& parameter) {
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());  // the key torch::optim uses
+// torch::optim keys each parameter's state by its TensorImpl: as the pointer's text in LibTorch 1.x (written by
+// c10::guts::to_string, which 2.x removed) and as the pointer itself (void*) in 2.x. The key type is read off
+// the map, so the same source builds against both and produces the key its torch::optim looks up.
+using StateKey = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+template <typename Key>
+Key state_key_of(void* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream text;  // exactly what c10::guts::to_string(TensorImpl*) wrote
+    text << impl;
+    return text.str();
+  } else {
+    return impl;
+  }
 }
+
+StateKey state_key(const torch::Tensor& parameter) { return state_key_of<StateKey>(parameter.unsafeGetTensorImpl()); }
 
 torch::Tensor view_of(const torch::Tensor& flat, const torch::Tensor& like, int64_t offset) {
   return flat.as_strided(like.sizes(), like.strides(), offset);

@@ -8,8 +8,8 @@
 
 namespace lenet5::engine {
 
-// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N". Throws std::invalid_argument naming
-// the value when it is malformed or the device is not there.
+// "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N". Throws std::invalid_argument naming the
+// value when it is malformed, std::runtime_error when the device is not there (CLI exit codes 2 and 1).
 torch::Device resolve_device(const std::string& name);
 
 // "cpu", or "cuda:0 (NVIDIA H100 ...)" where the name is known.
