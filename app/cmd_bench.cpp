@@ -6,6 +6,7 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
+#include "lenet5/engine/threads.h"
 
 namespace lenet5::app {
 namespace {
@@ -17,7 +18,8 @@ struct BenchCommandOptions {
   std::vector<int64_t> batch_sizes = {1, 8, 64, 256, 1024};
   std::vector<std::string> modes = {"eager", "torchscript", "optimized"};
   std::string device = "cpu";
-  int threads = 0;
+  int threads = engine::kDefaultThreads;
+  int neighbour_load = 0;
   int64_t warmup = 10;
   int64_t iterations = 0;
   double seconds = 1.0;
@@ -35,7 +37,8 @@ void run_bench(const BenchCommandOptions& options) {
   bench_options.warmup = options.warmup;
   bench_options.iterations = options.iterations;
   bench_options.seconds = options.seconds;
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  bench_options.neighbour_load = options.neighbour_load;
+  engine::set_cpu_threads(options.threads);
 
   model::LeNet5 net{nullptr};
   std::optional<torch::jit::Module> script;
@@ -74,7 +77,12 @@ void setup_bench(CLI::App& app) {
       ->check(CLI::IsMember({"eager", "torchscript", "optimized", "train"}))
       ->capture_default_str();
   add_device_option(*sub, options->device);
-  sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--neighbour-load", options->neighbour_load,
+                  "Threads that spin on the CPU while measuring, as a busy neighbour would")
+      ->check(CLI::Range(0, engine::kMaxThreads));
   sub->add_option("--warmup", options->warmup, "Untimed iterations per measurement")->check(CLI::NonNegativeNumber)->capture_default_str();
   auto* iters = sub->add_option("--iters", options->iterations, "Timed iterations per measurement")->check(CLI::PositiveNumber);
   auto* seconds = sub->add_option("--seconds", options->seconds, "Seconds per measurement (when --iters is not given)")
