@@ -275,6 +275,16 @@ TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
   }
 
+  // Flags that would change the run are refused with one line naming them (issue: `--optimizer sgd` on an AdamW
+  // run ended in a LibTorch internal assert); the run is untouched.
+  for (const std::string flags : {"--optimizer sgd", "--lr 0.1", "--batch-size 32 --epochs 4", "--limit-train 640"}) {
+    const auto refused = run_command(std::string(LENET5_BINARY) + " train --resume --out " + run + " " + flags);
+    EXPECT_EQ(refused.exit_code, 2) << flags << "\n" << refused.output;
+    const std::string flag = flags.substr(0, flags.find(' '));
+    EXPECT_THAT(refused.output, ::testing::StartsWith("lenet5: error: " + flag + ": the run in " + run + " was started with "));
+    EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
+  }
+
   // The printed command, with this build's binary for "lenet5".
   const std::string printed = output.substr(command_at + prefix.size() + std::string("lenet5").size());
   const auto resumed = run_command(std::string(LENET5_BINARY) + printed.substr(0, printed.find('\n')));
