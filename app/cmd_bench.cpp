@@ -6,6 +6,7 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
+#include "lenet5/engine/threads.h"
 
 namespace lenet5::app {
 namespace {
@@ -17,7 +18,8 @@ struct BenchCommandOptions {
   std::vector<int64_t> batch_sizes = {1, 8, 64, 256, 1024};
   std::vector<std::string> modes = {"eager", "torchscript", "optimized"};
   std::string device = "auto";
-  int threads = 0;
+  int threads = engine::kDefaultThreads;
+  int neighbour_load = 0;
   int64_t warmup = 10;
   int64_t iterations = 0;
   double seconds = 1.0;
@@ -35,7 +37,8 @@ void run_bench(const BenchCommandOptions& options) {
   bench_options.warmup = options.warmup;
   bench_options.iterations = options.iterations;
   bench_options.seconds = options.seconds;
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  bench_options.neighbour_load = options.neighbour_load;
+  engine::set_cpu_threads(options.threads);
 
   model::LeNet5 net{nullptr};
   std::optional<torch::jit::Module> script;
@@ -73,7 +76,11 @@ void setup_bench(CLI::App& app) {
       ->check(one_of({"eager", "torchscript", "optimized", "train"}))
       ->capture_default_str();
   add_device_option(*sub, options->device);
-  sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")
+  sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
+      ->check(whole_number(0, kMaxThreads))
+      ->capture_default_str();
+  sub->add_option("--neighbour-load", options->neighbour_load,
+                  "Threads that spin on the CPU while measuring, as a busy neighbour would")
       ->check(whole_number(0, kMaxThreads));
   sub->add_option("--warmup", options->warmup, "Untimed iterations per measurement")
       ->check(whole_number(0, kMaxIterations))

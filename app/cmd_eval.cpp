@@ -1,3 +1,4 @@
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,8 @@
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
+#include "lenet5/engine/progress.h"
+#include "lenet5/engine/threads.h"
 
 namespace lenet5::app {
 namespace {
@@ -19,16 +22,30 @@ struct EvalOptions {
   std::string split = "test";
   std::string device = "auto";
   int64_t batch_size = 1000;
+  int threads = engine::kDefaultThreads;
   bool json = false;
 };
+
+// The batch size, and a progress line on a terminal's stderr when scoring takes more than a second.
+engine::EvaluateOptions evaluate_options(const EvalOptions& options, engine::EvaluationProgress& progress) {
+  engine::EvaluateOptions evaluate_options;
+  evaluate_options.batch_size = options.batch_size;
+  const auto start = std::chrono::steady_clock::now();
+  evaluate_options.on_progress = [&progress, start](int64_t done, int64_t total) {
+    progress.update(done, total, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
+  return evaluate_options;
+}
 
 // An exported TorchScript model: the variant (for the loss), dataset and class names come from its metadata.
 void run_eval_exported(const EvalOptions& options, const torch::Device& device, data::Split split) {
   auto exported = deploy::load_exported(options.model, device);
   const auto& metadata = exported.metadata;
   const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, metadata.dataset), split).to(device);
+  engine::EvaluationProgress progress;
   const auto result = engine::evaluate([&](const torch::Tensor& x) { return exported.forward(x); }, dataset,
-                                       metadata.variant, engine::EvaluateOptions{options.batch_size});
+                                       metadata.variant, evaluate_options(options, progress));
+  progress.clear();
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
     return;
@@ -44,6 +61,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
 }
 
 void run_eval(const EvalOptions& options) {
+  engine::set_cpu_threads(options.threads);
   const torch::Device device = engine::resolve_device(options.device);
   const auto split = options.split == "train" ? data::Split::kTrain : data::Split::kTest;
   if (!options.model.empty()) {
@@ -53,7 +71,9 @@ void run_eval(const EvalOptions& options) {
   auto loaded = load_checkpoint_flag(options.checkpoint, "evaluate it with --model " + options.checkpoint);
   engine::move_model_to(loaded.model, device);
   const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, loaded.info.dataset), split).to(device);
-  const auto result = engine::evaluate(loaded.model, dataset, engine::EvaluateOptions{options.batch_size});
+  engine::EvaluationProgress progress;
+  const auto result = engine::evaluate(loaded.model, dataset, evaluate_options(options, progress));
+  progress.clear();
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {
@@ -78,6 +98,9 @@ void setup_eval(CLI::App& app) {
   add_device_option(*sub, options->device);
   sub->add_option("--batch-size", options->batch_size, "Images per forward pass")
       ->check(whole_number(1, kMaxBatchSize))
+      ->capture_default_str();
+  sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
+      ->check(whole_number(0, kMaxThreads))
       ->capture_default_str();
   sub->add_flag("--json", options->json, "Print one JSON object");
   sub->callback([options] {

@@ -14,6 +14,8 @@
 #include "lenet5/deploy/image.h"
 #include "lenet5/deploy/predict.h"
 #include "lenet5/engine/device.h"
+#include "lenet5/engine/evaluate.h"
+#include "lenet5/engine/threads.h"
 #include "lenet5/engine/run_files.h"
 
 namespace lenet5::app {
@@ -27,13 +29,8 @@ struct PredictOptions {
   bool json = false;
   std::string save_preprocessed;
   std::string device = "auto";
+  int threads = engine::kDefaultThreads;
 };
-
-// "7" for digits, "9 Ankle boot" where the class has a name of its own.
-std::string describe_class(int64_t label, const std::vector<std::string>& names) {
-  const std::string& name = names[static_cast<size_t>(label)];
-  return name == std::to_string(label) ? name : std::to_string(label) + " " + name;
-}
 
 std::string format_prediction(const std::string& file, const deploy::Prediction& prediction,
                               const std::vector<std::string>& names, int64_t top_k) {
@@ -43,13 +40,13 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
     return prediction.probabilities[static_cast<size_t>(a)] > prediction.probabilities[static_cast<size_t>(b)];
   });
   std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << file << ": " << describe_class(prediction.label, names) << " ("
+  out << std::fixed << std::setprecision(2) << file << ": " << engine::class_label(prediction.label, names) << " ("
       << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
   if (top_k > 1) {
     out << "; top " << top_k << ":";
     for (int64_t i = 0; i < top_k && i < static_cast<int64_t>(order.size()); ++i) {
       const int64_t label = order[static_cast<size_t>(i)];
-      out << (i == 0 ? " " : ", ") << describe_class(label, names) << " "
+      out << (i == 0 ? " " : ", ") << engine::class_label(label, names) << " "
           << 100.0 * prediction.probabilities[static_cast<size_t>(label)] << "%";
     }
   }
@@ -66,6 +63,7 @@ std::string preprocessed_path(const std::string& dir, const std::string& image, 
 }
 
 void run_predict(const PredictOptions& options) {
+  engine::set_cpu_threads(options.threads);
   const torch::Device device = engine::resolve_device(options.device);
   auto model = deploy::load_exported(options.model, device);
   const auto& names = model.metadata.class_names;
@@ -122,6 +120,9 @@ void setup_predict(CLI::App& app) {
   sub->add_option("--save-preprocessed", options->save_preprocessed,
                   "Folder to write each image as the network sees it (28x28 PNG)");
   add_device_option(*sub, options->device);
+  sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
+      ->check(whole_number(0, kMaxThreads))
+      ->capture_default_str();
   sub->add_option("images", options->images, "Images to classify: dark ink on light paper or light on dark")
       ->required();
   sub->callback([options] { run_predict(*options); });

@@ -3,7 +3,13 @@
 #include <memory>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <fstream>
+
 #include "commands.h"
+#include "lenet5/data/idx.h"
 #include "lenet5/report/report.h"
 #include "report_observer.h"
 
@@ -16,6 +22,44 @@ struct ReportOptions {
   std::string data_dir;  // empty: config.json's data_dir
 };
 
+// <dir>/<name>, raw or gzipped.
+std::string data_file(const std::string& dir, const std::string& name) {
+  const fs::path raw = fs::path(dir) / name;
+  return fs::exists(raw) ? raw.string() : raw.string() + ".gz";
+}
+
+// The run's evaluation.json scored the first n test images of its dataset: the --data folder must hold the
+// same labels there (class counts and each listed mistake), or the report would caption other images.
+void check_test_data_matches_run(const std::string& run_dir, const std::string& data_dir) {
+  std::ifstream in(fs::path(run_dir) / "evaluation.json");
+  const auto evaluation = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!evaluation.is_object() || !evaluation.contains("n") || !evaluation.contains("confusion")) return;  // nothing to caption
+  std::ifstream config_in(fs::path(run_dir) / "config.json");
+  const auto config = nlohmann::json::parse(config_in, nullptr, false);
+  const std::string dataset = config.is_object() ? config.value("dataset", std::string("?")) : "?";
+  const std::string mismatch = "--data: the test labels in " + data_dir + " are not those this run was evaluated on (its dataset: " +
+                               dataset + ", per config.json); pass the run's dataset folder";
+  const auto labels = data::read_idx_file(data_file(data_dir, "t10k-labels-idx1-ubyte"), data::IdxKind::kLabels).values;
+  try {
+    const auto n = evaluation.at("n").get<size_t>();
+    if (labels.size() < n) throw std::invalid_argument(mismatch);
+    std::array<int64_t, 256> counts{};
+    for (size_t i = 0; i < n; ++i) ++counts[labels[i]];
+    const auto& confusion = evaluation.at("confusion");
+    for (size_t t = 0; t < confusion.size() && t < counts.size(); ++t) {
+      int64_t row = 0;
+      for (const auto& count : confusion[t]) row += count.get<int64_t>();
+      if (row != counts[t]) throw std::invalid_argument(mismatch);
+    }
+    for (const auto& mistake : evaluation.value("worst_mistakes", nlohmann::json::array())) {
+      const auto index = mistake.at("index").get<size_t>();
+      if (index >= labels.size() || labels[index] != mistake.at("label").get<int64_t>()) throw std::invalid_argument(mismatch);
+    }
+  } catch (const nlohmann::json::exception&) {
+    return;  // a malformed evaluation.json is the report's to name
+  }
+}
+
 void run_report(const ReportOptions& options) {
   if (!fs::is_directory(options.run_dir)) throw std::invalid_argument("RUN_DIR: " + options.run_dir + " is not a folder");
   if (!report::looks_like_run(options.run_dir)) {
@@ -26,8 +70,8 @@ void run_report(const ReportOptions& options) {
   if (variant != "classic" && variant != "modern") variant.clear();
   auto inputs = report_inputs(options.run_dir, variant);
   if (!options.data_dir.empty()) {
-    const fs::path raw = fs::path(options.data_dir) / "t10k-images-idx3-ubyte";
-    inputs.test_images = fs::exists(raw) ? raw.string() : raw.string() + ".gz";
+    check_test_data_matches_run(options.run_dir, options.data_dir);
+    inputs.test_images = data_file(options.data_dir, "t10k-images-idx3-ubyte");
   }
   std::cout << "wrote " << report::write_report(inputs) << "\n";
 }

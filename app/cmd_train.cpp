@@ -1,9 +1,14 @@
+#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
+#include <string>
 
 #include "commands.h"
 #include "latest_link.h"
 #include "lenet5/engine/progress.h"
+#include "lenet5/engine/stop_signals.h"
+#include "lenet5/engine/threads.h"
 #include "lenet5/engine/trainer.h"
 #include "report_observer.h"
 
@@ -63,14 +68,15 @@ void setup_train(CLI::App& app) {
       ->check(real_number(0.0, 0.5))
       ->capture_default_str();
   add_device_option(*sub, options->device);
-  sub->add_option("--threads", options->threads, "Intra-op CPU threads (0: LibTorch's default)")
+  sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
       ->check(whole_number(0, kMaxThreads))
       ->capture_default_str();
   sub->add_option("--seed", options->seed, "Random seed (initialisation, shuffling, distortions)")
       ->check(whole_number(0, kMaxSeed))
       ->capture_default_str();
   sub->add_option("--out", options->out_dir, "Run folder (default: a new folder under runs/, linked as runs/latest)");
-  sub->add_flag("--resume", options->resume, "Continue the run in --out from its checkpoint.pt");
+  sub->add_flag("--resume", options->resume,
+                "Continue the run in --out from its checkpoint.pt, with the settings of its config.json");
   sub->add_option_function<double>(
          "--target-accuracy", [options](double percent) { options->target_accuracy = percent / 100; },
          "Stop after the first epoch whose test accuracy reaches this percentage (e.g. 99)")
@@ -79,18 +85,36 @@ void setup_train(CLI::App& app) {
       ->check(whole_number(0, kMaxImages));
   sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")
       ->check(whole_number(0, kMaxImages));
-  sub->callback([options, variant] {
+  sub->callback([options, variant, sub] {
     options->variant = model::variant_name(*variant);
-    options->data_dir = resolve_data_dir(options->data_dir, options->dataset);
+    engine::TrainOptions run = *options;
+    if (options->resume) {  // the run's config.json holds the settings; --data included
+      std::set<std::string> given;
+      for (const CLI::Option* option : sub->get_options()) {
+        if (option->count() > 0) given.insert(option->get_name());
+      }
+      run = engine::resume_options(*options, given);
+    } else {
+      run.data_dir = resolve_data_dir(options->data_dir, options->dataset);
+    }
     const bool link = options->out_dir.empty();
+    engine::StopOnSignals stop;
+    run.stop = &stop.flag();
     engine::ConsoleProgress progress;
-    ReportObserver report(options->variant);
+    ReportObserver report(run.variant);
     LatestRunLink latest;
     std::vector<engine::TrainObserver*> observers = {&progress, &report};
     if (link) observers.push_back(&latest);
     FanOutObserver fan_out(observers);
-    const auto result = engine::train(*options, &fan_out);
-    print_where_results_are(result.run_dir, link && is_latest_link_to(result.run_dir));
+    try {
+      const auto result = engine::train(run, &fan_out);
+      print_where_results_are(result.run_dir, link && is_latest_link_to(result.run_dir));
+    } catch (const engine::TrainingStopped& e) {
+      progress.end_line();
+      std::fprintf(stderr, "lenet5: %s\n", e.what());
+      std::fflush(stderr);
+      stop.end_process_by_signal();
+    }
   });
 }
 

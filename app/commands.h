@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/threads.h"
 #include "lenet5/model/lenet5.h"
 
 namespace lenet5::app {
@@ -28,7 +29,7 @@ void setup_report(CLI::App& app);
 constexpr int64_t kMaxBatchSize = 65536;  // images per forward pass (eval, bench): 2^16 classic images need ~3 GB
 // train's --batch-size may exceed the training set: that is one step per epoch, nothing is allocated for it.
 constexpr int64_t kMaxTrainBatchSize = std::numeric_limits<int64_t>::max();
-constexpr int64_t kMaxThreads = 1024;
+constexpr int64_t kMaxThreads = engine::kMaxThreads;
 constexpr int64_t kMaxEpochs = 1000000;
 constexpr int64_t kMaxIterations = 100000000;
 constexpr int64_t kMaxImages = 1000000000;  // --limit-train, --limit-test

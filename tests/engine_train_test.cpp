@@ -3,11 +3,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 
 #include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/evaluate.h"
+#include "lenet5/engine/flat_adamw.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/engine/trainer.h"
 #include "test_files.h"
@@ -17,6 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using lenet5::engine::TrainOptions;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A quick run on real MNIST subsets: 3,200 training images (50 steps of 64), 1,000 test images.
 TrainOptions quick_options(const std::string& out_dir) {
@@ -121,15 +126,19 @@ TEST_F(EngineTrain, TargetAccuracyStopsAfterTheFirstEpochThatReachesIt) {
 }
 
 TEST_F(EngineTrain, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
+  // adamw is the default optimiser (FlatAdamW); adam is torch::optim::Adam's saved state.
+  for (const std::string optimizer : {"adamw", "adam"}) {
   for (bool augment : {false, true}) {
-    auto straight = quick_options(dir_.file("straight" + std::to_string(augment)));
+    SCOPED_TRACE(optimizer + (augment ? " augmented" : ""));
+    const std::string name = optimizer + std::to_string(augment);
+    auto straight = quick_options(dir_.file("straight" + name));
     straight.augment = augment;
-    straight.optimizer = "adam";
+    straight.optimizer = optimizer;
     straight.epochs = 3;
     lenet5::engine::train(straight);
 
     auto interrupted = straight;
-    interrupted.out_dir = dir_.file("resumed" + std::to_string(augment));
+    interrupted.out_dir = dir_.file("resumed" + name);
     interrupted.stop_after_epochs = 1;
     lenet5::engine::train(interrupted);
     EXPECT_EQ(read_metrics(interrupted.out_dir).size(), 1u);
@@ -146,6 +155,7 @@ TEST_F(EngineTrain, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
     ASSERT_EQ(metrics.size(), 3u);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(metrics[static_cast<size_t>(i)].at("epoch").get<int>(), i + 1);
     EXPECT_EQ(metrics.back().at("test_accuracy"), read_metrics(straight.out_dir).back().at("test_accuracy"));
+  }
   }
 }
 
@@ -195,21 +205,18 @@ TEST_F(EngineTrain, CorruptOrForeignCheckpointIsAClearError) {
 TEST_F(EngineTrain, DivergingLossStopsAndKeepsTheLastGoodCheckpoint) {
   auto options = quick_options(dir_.file("nan"));
   options.optimizer = "sgd";
-  options.stop_after_epochs = 1;
-  lenet5::engine::train(options);
-  auto diverging = options;
-  diverging.stop_after_epochs = 0;
-  diverging.resume = true;
-  diverging.lr = 1e12;
+  options.lr = 1e12;
   try {
-    lenet5::engine::train(diverging);
+    lenet5::engine::train(options);
     FAIL() << "expected TrainingDiverged";
   } catch (const lenet5::engine::TrainingDiverged& e) {
     EXPECT_THAT(e.what(), HasSubstr("training diverged: the loss became"));
-    EXPECT_THAT(e.what(), HasSubstr("at epoch 2"));
+    EXPECT_THAT(e.what(), HasSubstr("at epoch 1"));
+    EXPECT_THAT(e.what(), HasSubstr("the last good checkpoint is " + options.out_dir + "/checkpoint.pt"));
   }
-  EXPECT_EQ(lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt").info.epoch, 1);
-  EXPECT_EQ(read_metrics(options.out_dir).size(), 1u);
+  // The initial weights (epoch 0), saved before the first step.
+  EXPECT_EQ(lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt").info.epoch, 0);
+  EXPECT_EQ(read_metrics(options.out_dir).size(), 0u);
 }
 
 TEST_F(EngineTrain, RefusesToOverwriteARunWithoutResume) {
@@ -227,6 +234,227 @@ TEST_F(EngineTrain, RefusesToOverwriteARunWithoutResume) {
         }
       },
       std::invalid_argument);
+}
+
+nlohmann::json read_config(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/config.json");
+  return nlohmann::json::parse(in);
+}
+
+// A run stopped after its first epoch, with settings that differ from every default.
+TrainOptions stopped_run(const std::string& out_dir) {
+  auto options = quick_options(out_dir);
+  options.batch_size = 32;
+  options.lr = 2e-3;
+  options.schedule = "cosine";
+  options.train_limit = 1600;
+  options.stop_after_epochs = 1;
+  lenet5::engine::train(options);
+  return options;
+}
+
+TEST_F(EngineTrain, ResumeTakesTheRunsSettingsFromItsConfig) {
+  const auto original = stopped_run(dir_.file("run"));
+  TrainOptions requested;  // the CLI's defaults, as `lenet5 train --resume --out RUN` gives them
+  requested.out_dir = original.out_dir;
+  requested.resume = true;
+  const auto resumed = lenet5::engine::resume_options(requested, {"--out", "--resume"});
+  EXPECT_EQ(resumed.batch_size, 32);
+  EXPECT_DOUBLE_EQ(resumed.lr, 2e-3);
+  EXPECT_EQ(resumed.schedule, "cosine");
+  EXPECT_EQ(resumed.train_limit, 1600);
+  EXPECT_EQ(resumed.test_limit, 1000);
+  EXPECT_EQ(resumed.seed, 11u);
+  EXPECT_EQ(resumed.epochs, 2);
+  EXPECT_EQ(resumed.data_dir, original.data_dir);
+  const auto result = lenet5::engine::train(resumed);
+  EXPECT_EQ(result.history.size(), 2u);
+
+  // config.json keeps the run's settings and records the resume.
+  const auto config = read_config(original.out_dir);
+  EXPECT_EQ(config.at("batch_size"), 32);
+  EXPECT_EQ(config.at("epochs"), 2);
+  ASSERT_EQ(config.at("resumes").size(), 1u);
+  EXPECT_EQ(config.at("resumes")[0].at("at_epoch"), 2);
+  EXPECT_EQ(read_metrics(original.out_dir).size(), 2u);
+}
+
+TEST_F(EngineTrain, ResumeRefusesAFlagThatChangesTheRunNamingIt) {
+  const auto original = stopped_run(dir_.file("run"));
+  const std::vector<std::pair<std::string, std::function<void(TrainOptions&)>>> changes = {
+      {"--lr", [](TrainOptions& o) { o.lr = 0.01; }},
+      {"--batch-size", [](TrainOptions& o) { o.batch_size = 64; }},
+      {"--optimizer", [](TrainOptions& o) { o.optimizer = "sgd"; }},
+      {"--schedule", [](TrainOptions& o) { o.schedule = "onecycle"; }},
+      {"--limit-train", [](TrainOptions& o) { o.train_limit = 3200; }},
+      {"--limit-test", [](TrainOptions& o) { o.test_limit = 0; }},
+      {"--seed", [](TrainOptions& o) { o.seed = 2; }},
+      {"--augment", [](TrainOptions& o) { o.augment = true; }},
+      {"--variant", [](TrainOptions& o) { o.variant = "classic"; }},
+      {"--weight-decay", [](TrainOptions& o) { o.weight_decay = 0.1; }},
+      {"--val-split", [](TrainOptions& o) { o.val_split = 0.1; }},
+      {"--dataset", [](TrainOptions& o) { o.dataset = "fashion-mnist"; }},
+      {"--target-accuracy", [](TrainOptions& o) { o.target_accuracy = 0.5; }},
+      {"--epochs", [](TrainOptions& o) { o.epochs = 1; }},  // only raising is allowed
+  };
+  const auto before = lenet5::testing::read_file(original.out_dir + "/config.json");
+  for (const auto& [flag, change] : changes) {
+    auto requested = original;
+    requested.stop_after_epochs = 0;
+    requested.resume = true;
+    change(requested);
+    // Through the CLI's path (the flag given on the command line) and through the library's.
+    EXPECT_THROW(
+        {
+          try {
+            lenet5::engine::resume_options(requested, {flag});
+          } catch (const std::invalid_argument& e) {
+            EXPECT_THAT(e.what(), ::testing::StartsWith(flag + ": the run in " + original.out_dir)) << flag;
+            throw;
+          }
+        },
+        std::invalid_argument)
+        << flag;
+    EXPECT_THROW(
+        {
+          try {
+            lenet5::engine::train(requested);
+          } catch (const std::invalid_argument& e) {
+            EXPECT_THAT(e.what(), ::testing::StartsWith(flag + ": ")) << flag;
+            throw;
+          }
+        },
+        std::invalid_argument)
+        << flag;
+  }
+  EXPECT_EQ(lenet5::testing::read_file(original.out_dir + "/config.json"), before);
+  EXPECT_EQ(read_metrics(original.out_dir).size(), 1u);
+
+  // The same value as the run's is no conflict; a higher --epochs is allowed and recorded.
+  auto same = original;
+  same.stop_after_epochs = 0;
+  same.epochs = 3;
+  const auto resumed = lenet5::engine::resume_options(same, {"--lr", "--batch-size", "--epochs"});
+  EXPECT_EQ(resumed.epochs, 3);
+  lenet5::engine::train(resumed);
+  EXPECT_EQ(read_metrics(original.out_dir).size(), 3u);
+  EXPECT_EQ(read_config(original.out_dir).at("resumes")[0].at("epochs"), 3);
+}
+
+TEST_F(EngineTrain, ResumingAFinishedRunSaysItIsComplete) {
+  auto options = quick_options(dir_.file("done"));
+  options.epochs = 1;
+  options.train_limit = 640;
+  lenet5::engine::train(options);
+  const auto checkpoint = lenet5::testing::read_file(options.out_dir + "/checkpoint.pt");
+  const auto config = lenet5::testing::read_file(options.out_dir + "/config.json");
+  options.resume = true;
+  const auto result = lenet5::engine::train(options);
+  EXPECT_TRUE(result.already_complete);
+  EXPECT_EQ(result.history.size(), 1u);
+  EXPECT_GT(result.best_test_accuracy, 0.0);
+  EXPECT_EQ(lenet5::testing::read_file(options.out_dir + "/checkpoint.pt"), checkpoint);
+  EXPECT_EQ(lenet5::testing::read_file(options.out_dir + "/config.json"), config);
+}
+
+// Raises the stop flag at a chosen progress report, as the SIGINT handler would between two steps.
+class StopAt : public lenet5::engine::TrainObserver {
+ public:
+  StopAt(std::atomic<bool>& flag, int64_t epoch, int64_t batch) : flag_(flag), epoch_(epoch), batch_(batch) {}
+  void on_progress(const lenet5::engine::BatchProgress& p) override {
+    if (p.epoch == epoch_ && p.batch >= batch_) flag_.store(true);
+  }
+
+ private:
+  std::atomic<bool>& flag_;
+  int64_t epoch_, batch_;
+};
+
+TEST_F(EngineTrain, StopFlagStopsBetweenStepsAndTheRunResumesToTheSameWeights) {
+  auto straight = quick_options(dir_.file("straight"));
+  straight.log_every = 10;
+  lenet5::engine::train(straight);
+
+  auto options = straight;
+  options.out_dir = dir_.file("stopped");
+  std::atomic<bool> stop{false};
+  options.stop = &stop;
+  // Stopped in epoch 1 (before any epoch is complete), then in epoch 2, then resumed to the end.
+  for (int64_t epoch : {1, 2}) {
+    StopAt stop_at(stop, epoch, 20);
+    stop.store(false);
+    try {
+      lenet5::engine::train(options, &stop_at);
+      FAIL() << "expected TrainingStopped in epoch " << epoch;
+    } catch (const lenet5::engine::TrainingStopped& e) {
+      EXPECT_EQ(e.run_dir(), options.out_dir);
+      EXPECT_THAT(e.what(), HasSubstr(options.out_dir + "/checkpoint.pt holds epoch " + std::to_string(epoch - 1) + " of 2"));
+      EXPECT_THAT(e.what(), HasSubstr("resume with: lenet5 train --resume --out " + options.out_dir));
+    }
+    EXPECT_EQ(lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt").info.epoch, epoch - 1);
+    EXPECT_EQ(read_metrics(options.out_dir).size(), static_cast<size_t>(epoch - 1));
+    options.resume = true;
+  }
+  stop.store(false);
+  lenet5::engine::train(options);
+  const auto a = weights_of(straight.out_dir + "/checkpoint.pt");
+  const auto b = weights_of(options.out_dir + "/checkpoint.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  EXPECT_EQ(read_metrics(options.out_dir).size(), 2u);
+}
+
+TEST_F(EngineTrain, CheckpointOfAnotherOptimiserIsAOneLineErrorNamingIt) {
+  auto adamw = quick_options(dir_.file("adamw"));
+  adamw.epochs = 2;
+  adamw.train_limit = 640;
+  adamw.stop_after_epochs = 1;
+  lenet5::engine::train(adamw);
+  auto sgd = adamw;
+  sgd.out_dir = dir_.file("sgd");
+  sgd.optimizer = "sgd";
+  lenet5::engine::train(sgd);
+  fs::copy_file(sgd.out_dir + "/checkpoint.pt", adamw.out_dir + "/checkpoint.pt", fs::copy_options::overwrite_existing);
+  adamw.stop_after_epochs = 0;
+  adamw.resume = true;
+  try {
+    lenet5::engine::train(adamw);
+    FAIL() << "resumed from another optimiser's checkpoint";
+  } catch (const lenet5::engine::CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(adamw.out_dir + "/checkpoint.pt: holds the state of a sgd optimiser"));
+  }
+  // Below the run's check: the optimiser state itself does not fit (torch's internal assert must not show).
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  lenet5::engine::FlatAdamW optimizer(net->parameters(), torch::optim::AdamWOptions(1e-3));
+  try {
+    lenet5::engine::load_optimizer_state(sgd.out_dir + "/checkpoint.pt", optimizer, torch::kCPU);
+    FAIL() << "an SGD state loaded into AdamW";
+  } catch (const lenet5::engine::CheckpointError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(sgd.out_dir + "/checkpoint.pt: its optimiser state does not fit"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("INTERNAL ASSERT")));
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+  }
+}
+
+TEST_F(EngineTrain, EvaluationReportsProgressAfterEachBatch) {
+  const auto data = lenet5::data::MnistDataset(lenet5::testing::mnist_dir(), lenet5::data::Split::kTest).slice(0, 2500);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  lenet5::engine::EvaluateOptions options;
+  options.batch_size = 1000;
+  options.on_progress = [&](int64_t done, int64_t total) { calls.emplace_back(done, total); };
+  lenet5::engine::evaluate(net, data, options);
+  EXPECT_EQ(calls, (std::vector<std::pair<int64_t, int64_t>>{{1000, 2500}, {2000, 2500}, {2500, 2500}}));
+}
+
+TEST(EngineEvaluate, ConfusionMatrixLabelsEachClassOnce) {
+  lenet5::engine::Evaluation evaluation;
+  const std::string digits = lenet5::engine::format_evaluation(evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kMnist));
+  EXPECT_THAT(digits, HasSubstr("\n0          "));
+  EXPECT_THAT(digits, Not(HasSubstr("0 0")));
+  const std::string fashion = lenet5::engine::format_evaluation(evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist));
+  EXPECT_THAT(fashion, HasSubstr("\n9 Ankle boot "));
+  EXPECT_EQ(lenet5::engine::class_label(7, lenet5::data::class_names(lenet5::data::DatasetKind::kMnist)), "7");
 }
 
 TEST(EngineOptions, RejectsBadValuesNamingTheFlag) {

@@ -88,4 +88,34 @@ TEST(ReportCli, ReportRegeneratesTheRunsPage) {
   EXPECT_THAT(result.output, HasSubstr(dir.file("evaluation.json") + ": malformed JSON"));
 }
 
+// evaluation.json of a run scored on the first ten MNIST test images (labels 7 2 1 0 4 1 4 9 5 9), all right
+// but for the first, listed as a mistake.
+std::string mnist_evaluation() {
+  const int counts[10] = {1, 2, 1, 0, 2, 1, 0, 1, 0, 2};
+  std::string confusion = "[";
+  for (int t = 0; t < 10; ++t) {
+    confusion += t == 0 ? "[" : ",[";
+    for (int p = 0; p < 10; ++p) confusion += (p == 0 ? "" : ",") + std::to_string(p == t ? counts[t] : 0);
+    confusion += "]";
+  }
+  confusion += "]";
+  return R"({"n": 10, "accuracy": 0.9, "loss": 0.2, "per_class_accuracy": [1,1,1,0,1,1,0,1,0,1], "confusion": )" +
+         confusion + R"(, "worst_mistakes": [{"index": 0, "label": 7, "predicted": 1, "confidence": 0.9}]})";
+}
+
+TEST(ReportCli, DataOfAnotherDatasetIsRefused) {
+  if (lenet5::testing::mnist_dir().empty() || lenet5::testing::fashion_mnist_dir().empty()) {
+    GTEST_FAIL() << "real MNIST and Fashion-MNIST missing: run scripts/fetch_data.sh";
+  }
+  TempDir dir;
+  write_text(dir.file("config.json"), R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
+  write_text(dir.file("evaluation.json"), mnist_evaluation());
+  auto result = run_lenet5("report " + dir.path() + " --data " + lenet5::testing::mnist_dir());
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  result = run_lenet5("report " + dir.path() + " --data " + lenet5::testing::fashion_mnist_dir());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("--data: the test labels in " + lenet5::testing::fashion_mnist_dir() +
+                                       " are not those this run was evaluated on (its dataset: mnist"));
+}
+
 }  // namespace

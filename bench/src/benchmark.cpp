@@ -3,10 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/session.h"
@@ -58,6 +60,27 @@ BenchResult time_steps(const std::function<void()>& step, const BenchOptions& op
   return result;
 }
 
+// Threads that spin on the CPU until destroyed: the load of a busy neighbour on a shared machine.
+class BusyNeighbours {
+ public:
+  explicit BusyNeighbours(int count) {
+    for (int i = 0; i < count; ++i) {
+      threads_.emplace_back([this] {
+        volatile uint64_t sink = 0;
+        while (!stop_.load(std::memory_order_relaxed)) sink = sink + 1;
+      });
+    }
+  }
+  ~BusyNeighbours() {
+    stop_.store(true);
+    for (auto& thread : threads_) thread.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 }  // namespace
 
 Mode parse_mode(const std::string& name) {
@@ -86,6 +109,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   BenchReport report;
   report.device = options.device.str();
   report.threads = torch::get_num_threads();
+  report.neighbour_load = options.neighbour_load;
   report.torch_version = engine::torch_version();
   report.variant = model::variant_name(model->options.variant());
   report.flops_per_image = forward_flops_per_image(model);
@@ -100,6 +124,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
     scripted.eval();
   }
 
+  BusyNeighbours neighbours(options.neighbour_load);
   for (Mode mode : options.modes) {
     std::optional<deploy::InferenceSession> optimized;
     if (mode == Mode::kOptimized) optimized.emplace(scripted, options.device);
@@ -160,8 +185,12 @@ std::string format_report(const BenchReport& report) {
                 report.variant.c_str(), report.device.c_str(), report.threads, report.threads == 1 ? "" : "s",
                 report.torch_version.c_str(), report.flops_per_image);
   out << line;
+  if (report.neighbour_load > 0) {
+    out << "measured next to " << report.neighbour_load << " busy thread" << (report.neighbour_load == 1 ? "" : "s")
+        << " spinning on the CPU (--neighbour-load)\n";
+  }
   std::snprintf(line, sizeof line, "%-12s %-12s %6s %11s %11s %11s %13s %9s\n", "mode", "engine", "batch", "p50 us",
-                "p90 us", "p99 us", "images/s", "GFLOP/s");
+                "p90 us", "p99 us", "images/s*", "GFLOP/s*");
   out << line << std::string(91, '-') << "\n";
   for (const auto& r : report.results) {
     std::snprintf(line, sizeof line, "%-12s %-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f\n", r.mode.c_str(),
@@ -169,13 +198,18 @@ std::string format_report(const BenchReport& report) {
                   r.images_per_second, r.gflops_per_second);
     out << line;
   }
-  out << "(train: forward + backward + AdamW step, counted as 3x the forward FLOPs)\n";
+  out << "* from the mean latency: batch x iterations / total time of the iterations\n";
+  const bool trained = std::any_of(report.results.begin(), report.results.end(), [](const BenchResult& r) {
+    return r.mode == mode_name(Mode::kTrain);
+  });
+  if (trained) out << "(train: forward + backward + AdamW step, counted as 3x the forward FLOPs)\n";
   return out.str();
 }
 
 std::string report_json(const BenchReport& report) {
   nlohmann::json json{{"device", report.device},
                       {"threads", report.threads},
+                      {"neighbour_load", report.neighbour_load},
                       {"torch_version", report.torch_version},
                       {"variant", report.variant},
                       {"flops_per_image", report.flops_per_image},

@@ -152,8 +152,10 @@ void load_optimizer_state(const std::string& path, torch::optim::Optimizer& opti
     torch::serialize::InputArchive optimizer_archive;
     archive.read("optimizer", optimizer_archive);
     optimizer.load(optimizer_archive);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(path + ": cannot restore the optimiser state: " + first_line(e.what_without_backtrace()));
+  } catch (const c10::Error&) {
+    // LibTorch's text here is an internal assert ("please report a bug to PyTorch"): not the user's news.
+    throw CheckpointError(path + ": its optimiser state does not fit this run's optimiser (saved by another "
+                          "optimiser, or damaged)");
   }
 }
 

@@ -28,6 +28,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
     loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
     auto predicted = scores.argmax(1);
     confusion += torch::bincount(y * 10 + predicted, {}, 100);
+    if (options.on_progress) options.on_progress(end, n);
     if (options.worst_mistakes > 0) {
       auto confidence = torch::softmax(scores.to(torch::kFloat32), 1).amax(1);
       wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
@@ -74,6 +75,11 @@ Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const 
   return result;
 }
 
+std::string class_label(int64_t label, const std::vector<std::string>& class_names) {
+  const std::string& name = class_names[static_cast<size_t>(label)];
+  return name == std::to_string(label) ? name : std::to_string(label) + " " + name;
+}
+
 std::string format_evaluation(const Evaluation& evaluation, const std::vector<std::string>& class_names) {
   std::ostringstream out;
   out << std::fixed << std::setprecision(2);
@@ -85,7 +91,7 @@ std::string format_evaluation(const Evaluation& evaluation, const std::vector<st
   for (int p = 0; p < 10; ++p) out << std::setw(6) << p;
   out << "   accuracy\n";
   for (int t = 0; t < 10; ++t) {
-    std::string label = std::to_string(t) + " " + class_names[static_cast<size_t>(t)];
+    std::string label = class_label(t, class_names);
     if (label.size() > 13) label.resize(13);
     out << std::left << std::setw(14) << label << std::right;
     for (int p = 0; p < 10; ++p) out << std::setw(6) << evaluation.confusion[t][p];

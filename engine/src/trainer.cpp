@@ -18,7 +18,9 @@
 #include "lenet5/engine/flat_adamw.h"
 #include "lenet5/engine/run_files.h"
 #include "lenet5/engine/schedule.h"
+#include "lenet5/engine/threads.h"
 #include "lenet5/model/loss.h"
+#include "run_config.h"
 
 namespace lenet5::engine {
 namespace fs = std::filesystem;
@@ -30,12 +32,10 @@ namespace {
 constexpr const char* kCheckpointFile = "checkpoint.pt";
 constexpr const char* kBestFile = "best.pt";
 constexpr const char* kMetricsFile = "metrics.jsonl";
-constexpr const char* kConfigFile = "config.json";
 constexpr const char* kEvaluationFile = "evaluation.json";  // the latest epoch's test evaluation
 constexpr int64_t kWorstMistakes = 24;
 // Beyond these a flag value is a mistake (or an attack): steps would overflow, thread creation would stall.
 constexpr int64_t kMaxEpochs = 1000000;
-constexpr int kMaxThreads = 1024;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -57,31 +57,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
-}
-
-json config_json(const TrainOptions& options, double lr, const std::string& run_dir, const torch::Device& device) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  return json{{"data_dir", options.data_dir},
-              {"dataset", options.dataset},
-              {"variant", options.variant},
-              {"epochs", options.epochs},
-              {"batch_size", options.batch_size},
-              {"optimizer", options.optimizer},
-              {"lr", lr},
-              {"momentum", options.momentum},
-              {"weight_decay", options.weight_decay},
-              {"schedule", options.schedule},
-              {"augment", options.augment},
-              {"val_split", options.val_split},
-              {"device", device.str()},
-              {"threads", torch::get_num_threads()},
-              {"seed", options.seed},
-              {"run_dir", run_dir},
-              {"train_limit", options.train_limit},
-              {"test_limit", options.test_limit},
-              {"versions", {{"lenet5", LENET5_VERSION}, {"torch", torch_version()}}},
-              {"host", host}};
 }
 
 json metrics_json(const EpochMetrics& m) {
@@ -189,15 +164,78 @@ void validate(const TrainOptions& o) {
   require(!o.resume || !o.out_dir.empty(), "--resume: needs --out RUN_DIR, the run to continue");
 }
 
+namespace {
+
+// Where a run starts: epoch 1 of a new run, or the epoch after a resumed run's checkpoint.
+struct RunStart {
+  int64_t first_epoch = 1;
+  std::vector<EpochMetrics> history;
+  json config;                             // the run's config.json
+  std::optional<LoadedCheckpoint> resumed;  // the checkpoint it continues from
+};
+
+bool is_complete(const TrainOptions& options, const std::vector<EpochMetrics>& history) {
+  if (static_cast<int64_t>(history.size()) >= options.epochs) return true;
+  return options.target_accuracy > 0 && !history.empty() && history.back().test_accuracy >= options.target_accuracy;
+}
+
+// The resumed run's settings, checkpoint and history, checked against each other before any data is read.
+RunStart resume_run(const TrainOptions& options, const std::string& run_dir) {
+  RunStart start;
+  start.config = read_run_config(run_dir);
+  check_resume_keeps_recipe(options, start.config, run_dir);
+  const std::string checkpoint_path = (fs::path(run_dir) / kCheckpointFile).string();
+  start.resumed = load_checkpoint(checkpoint_path);
+  const auto& info = start.resumed->info;
+  if (info.variant != model::parse_variant(options.variant)) {
+    throw CheckpointError(checkpoint_path + ": holds a " + model::variant_name(info.variant) +
+                          " model, but the run's config.json says " + options.variant);
+  }
+  const auto saved_config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
+  if (saved_config.is_object() && saved_config.value("optimizer", options.optimizer) != options.optimizer) {
+    throw CheckpointError(checkpoint_path + ": holds the state of a " + saved_config.value("optimizer", "") +
+                          " optimiser, but the run's config.json says " + options.optimizer);
+  }
+  const std::string metrics_path = (fs::path(run_dir) / kMetricsFile).string();
+  start.history = read_history(metrics_path, info.epoch);
+  if (static_cast<int64_t>(start.history.size()) != info.epoch) {
+    throw std::runtime_error(metrics_path + ": holds " + std::to_string(start.history.size()) + " complete epochs, " +
+                             checkpoint_path + " is at epoch " + std::to_string(info.epoch));
+  }
+  start.first_epoch = info.epoch + 1;
+  return start;
+}
+
+std::string resume_command(const std::string& run_dir) {
+  const bool plain = run_dir.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:") ==
+                     std::string::npos;
+  std::string quoted = "'";
+  for (char c : run_dir) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return "lenet5 train --resume --out " + (plain ? run_dir : quoted + "'");
+}
+
+bool stop_requested(const TrainOptions& options) {
+  return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
+}
+
+TrainingStopped stopped(const std::string& run_dir, int64_t saved_epoch, int64_t epochs) {
+  return TrainingStopped("training stopped; " + (fs::path(run_dir) / kCheckpointFile).string() + " holds epoch " +
+                             std::to_string(saved_epoch) + " of " + std::to_string(epochs) +
+                             "; resume with: " + resume_command(run_dir),
+                         run_dir);
+}
+
+}  // namespace
+
 TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   validate(options);
   TrainObserver silent;
   TrainObserver& report = observer != nullptr ? *observer : silent;
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  set_cpu_threads(options.threads);
   const torch::Device device = resolve_device(options.device);
   const model::Variant variant = model::parse_variant(options.variant);
   const Schedule schedule = parse_schedule(options.schedule);
-  const double base_lr = options.lr > 0 ? options.lr : recommended_learning_rate(options.optimizer, options.variant);
+  const double base_lr = resolved_learning_rate(options);
 
   // The run folder must be usable before any time is spent training.
   const std::string run_dir = options.out_dir.empty() ? new_run_directory("runs", options.variant) : options.out_dir;
@@ -207,6 +245,16 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     if (!fs::exists(checkpoint_path)) throw std::invalid_argument("--resume: " + checkpoint_path + " does not exist");
   } else if (fs::exists(checkpoint_path)) {
     throw std::invalid_argument("--out: " + run_dir + " already holds a run; pass --resume to continue it or choose another folder");
+  }
+  RunStart start = options.resume ? resume_run(options, run_dir) : RunStart{};
+  TrainResult result;
+  result.run_dir = run_dir;
+  if (options.resume && is_complete(options, start.history)) {
+    result.history = start.history;
+    for (const auto& m : start.history) result.best_test_accuracy = std::max(result.best_test_accuracy, m.test_accuracy);
+    result.already_complete = true;
+    report.on_finish(result);
+    return result;
   }
   ensure_writable_directory(run_dir);
   remove_stale_temporaries(run_dir);
@@ -233,36 +281,25 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   model::LeNet5 net(variant);
   move_model_to(net, device);
   auto optimizer = make_optimizer(options, net, base_lr);
-  const json config = config_json(options, base_lr, run_dir, device);
-
-  int64_t first_epoch = 1;
-  std::vector<EpochMetrics> history;
-  if (options.resume) {
-    auto loaded = load_checkpoint(checkpoint_path);
-    if (loaded.info.variant != variant) {
-      throw std::invalid_argument("--resume: " + checkpoint_path + " holds a " + model::variant_name(loaded.info.variant) +
-                                  " model, but --variant is " + options.variant);
-    }
+  std::vector<EpochMetrics> history = start.history;
+  const int64_t first_epoch = start.first_epoch;
+  json config;
+  if (start.resumed) {
     torch::NoGradGuard no_grad;
-    auto source = loaded.model->named_parameters();
+    auto source = start.resumed->model->named_parameters();
     for (auto& parameter : net->named_parameters()) parameter.value().copy_(source[parameter.key()]);
     load_optimizer_state(checkpoint_path, *optimizer, device);
-    first_epoch = loaded.info.epoch + 1;
-    history = read_history(metrics_path, loaded.info.epoch);
-    if (static_cast<int64_t>(history.size()) != loaded.info.epoch) {
-      throw std::runtime_error(metrics_path + ": holds " + std::to_string(history.size()) + " complete epochs, " +
-                               checkpoint_path + " is at epoch " + std::to_string(loaded.info.epoch));
-    }
-    write_file_atomically(metrics_path, history_text(history));
+    config = record_resume(start.config, options, first_epoch, device);
   } else {
-    write_file_atomically(metrics_path, "");
+    config = run_config_json(options, run_dir, device);
   }
+  write_file_atomically(metrics_path, history_text(history));
   write_file_atomically((fs::path(run_dir) / kConfigFile).string(), config.dump(2) + "\n");
+  // Epoch 0 (the initial weights) when new: from the first step on, the folder holds a run that resumes.
+  if (!start.resumed) save_checkpoint(checkpoint_path, net, optimizer.get(), {variant, options.dataset, 0, -1, config.dump()});
 
   double best = -1;
   for (const auto& m : history) best = std::max(best, selection_accuracy(m));
-  TrainResult result;
-  result.run_dir = run_dir;
   report.on_start(run_dir, device.str(), first_epoch);
 
   const int64_t n = train_set.length();
@@ -282,6 +319,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     double lr = base_lr;
     for (int64_t batch = 0; batch < steps_per_epoch; ++batch) {
+      if (stop_requested(options)) throw stopped(run_dir, epoch - 1, options.epochs);
       const int64_t begin = batch * options.batch_size;
       const int64_t size = std::min(options.batch_size, n - begin);
       auto examples = train_set.batch(order.slice(0, begin, begin + size));
@@ -305,8 +343,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
         if (!std::isfinite(mean_loss)) {
           throw TrainingDiverged("training diverged: the loss became " + std::to_string(mean_loss) + " at epoch " +
                                  std::to_string(epoch) + ", batch " + std::to_string(batch + 1) +
-                                 " (try a lower --lr); the last good checkpoint is " +
-                                 (epoch > 1 ? checkpoint_path : std::string("(none yet)")));
+                                 " (try a lower --lr); the last good checkpoint is " + checkpoint_path);
         }
         const double elapsed = seconds_since(epoch_start);
         report.on_progress({epoch, options.epochs, batch + 1, steps_per_epoch, mean_loss,
@@ -321,11 +358,18 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     metrics.epoch = epoch;
     metrics.train_loss = loss_sum.item<double>() / static_cast<double>(n);
     metrics.train_accuracy = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
-    const auto test = evaluate(net, test_set, {options.eval_batch_size, kWorstMistakes});
+    EvaluateOptions test_options;
+    test_options.batch_size = options.eval_batch_size;
+    test_options.worst_mistakes = kWorstMistakes;
+    const auto test_start = Clock::now();
+    test_options.on_progress = [&](int64_t done, int64_t total) {
+      report.on_evaluation_progress(done, total, seconds_since(test_start));
+    };
+    const auto test = evaluate(net, test_set, test_options);
     metrics.test_loss = test.loss;
     metrics.test_accuracy = test.accuracy;
     if (val_set) {
-      const auto val = evaluate(net, *val_set, {options.eval_batch_size, 0});
+      const auto val = evaluate(net, *val_set, {options.eval_batch_size, 0, nullptr});
       metrics.val_loss = val.loss;
       metrics.val_accuracy = val.accuracy;
     }
@@ -349,6 +393,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
       result.target_reached_epoch = epoch;
       break;
     }
+    if (epoch < last_epoch && stop_requested(options)) throw stopped(run_dir, epoch, options.epochs);
   }
 
   result.history = history;

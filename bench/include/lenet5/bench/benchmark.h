@@ -29,6 +29,7 @@ struct BenchOptions {
   int64_t warmup = 10;    // untimed iterations per mode and batch size
   int64_t iterations = 0; // timed iterations; 0: as many as fit in `seconds`
   double seconds = 1.0;
+  int neighbour_load = 0;  // threads that keep the CPU busy while measuring, as another process's work would
 };
 
 struct BenchResult {
@@ -44,6 +45,7 @@ struct BenchResult {
 struct BenchReport {
   std::string device;
   int threads = 0;
+  int neighbour_load = 0;
   std::string torch_version;
   std::string variant;
   double flops_per_image = 0;  // forward pass, 2 per multiply-add

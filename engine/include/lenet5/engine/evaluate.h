@@ -4,6 +4,8 @@
 
 #include <array>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/model/lenet5.h"
@@ -33,11 +35,15 @@ using Scorer = std::function<torch::Tensor(const torch::Tensor&)>;
 struct EvaluateOptions {
   int64_t batch_size = 1000;
   int64_t worst_mistakes = 0;  // how many of the most confidently wrong samples to keep
+  std::function<void(int64_t done, int64_t total)> on_progress;  // after each batch, when set
 };
 
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
                     const EvaluateOptions& options = {});
 Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const EvaluateOptions& options = {});
+
+// "7" where the class name is its index (digits), else "9 Ankle boot".
+std::string class_label(int64_t label, const std::vector<std::string>& class_names);
 
 std::string format_evaluation(const Evaluation& evaluation, const std::vector<std::string>& class_names);
 // n, accuracy, loss, per_class_accuracy, confusion, and worst_mistakes when any were kept.

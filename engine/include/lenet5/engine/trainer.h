@@ -2,10 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lenet5::engine {
@@ -25,7 +28,7 @@ struct TrainOptions {
   bool augment = false;
   double val_split = 0;             // fraction of the training set held out for validation
   std::string device = "auto";
-  int threads = 0;                  // 0: LibTorch's default
+  int threads = 1;                  // CPU threads of every pool (set_cpu_threads); 0: one per core
   uint64_t seed = 1;
   std::string out_dir;              // empty: a new folder under runs/
   bool resume = false;
@@ -35,12 +38,20 @@ struct TrainOptions {
   int64_t test_limit = 0;           // use only the first N test images (0: all)
   int64_t stop_after_epochs = 0;    // stop (as if interrupted) once this many epochs are done; 0: never
   double target_accuracy = 0;       // in (0,1]: stop after the first epoch whose test accuracy reaches it; 0: off
+  // Checked between steps: once it reads true, training stops before the next step and throws TrainingStopped.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // Throws std::invalid_argument naming the flag when a value is out of range.
 void validate(const TrainOptions& options);
 // The learning rate used when options.lr is 0.
 double recommended_learning_rate(const std::string& optimizer, const std::string& variant);
+
+// The options that continue the run in requested.out_dir: its settings from its config.json, with the values of
+// `given` (the flags named on the command line, e.g. "--epochs") taken from `requested`. A resume keeps the
+// run's recipe: a given flag that changes it throws std::invalid_argument naming the flag. Only --epochs may be
+// raised; --device, --threads and --data are the machine's, not the recipe's (config.json records each resume).
+TrainOptions resume_options(const TrainOptions& requested, const std::set<std::string>& given);
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
@@ -67,6 +78,7 @@ struct TrainResult {
   double seconds = 0;                 // this process's training time
   double images_per_second = 0;
   std::optional<int64_t> target_reached_epoch;  // the epoch that reached options.target_accuracy, if it was set and reached
+  bool already_complete = false;      // a resumed run that had nothing left to do
 };
 
 class TrainObserver {
@@ -74,6 +86,8 @@ class TrainObserver {
   virtual ~TrainObserver() = default;
   virtual void on_start(const std::string& run_dir, const std::string& device, int64_t first_epoch) {}
   virtual void on_progress(const BatchProgress& progress) {}
+  // During the test-set evaluation after each epoch: `done` of `total` images scored after `seconds`.
+  virtual void on_evaluation_progress(int64_t done, int64_t total, double seconds) {}
   virtual void on_epoch_end(const EpochMetrics& metrics) {}
   virtual void on_finish(const TrainResult& result) {}
 };
@@ -84,6 +98,18 @@ class TrainingDiverged : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// options.stop was raised; the run folder holds the last complete epoch and the run resumes from it.
+class TrainingStopped : public std::runtime_error {
+ public:
+  TrainingStopped(const std::string& message, std::string run_dir)
+      : std::runtime_error(message), run_dir_(std::move(run_dir)) {}
+  const std::string& run_dir() const { return run_dir_; }
+
+ private:
+  std::string run_dir_;
+};
+
+// With options.resume, the options must agree with the run's config.json (see resume_options).
 TrainResult train(const TrainOptions& options, TrainObserver* observer = nullptr);
 
 }  // namespace lenet5::engine

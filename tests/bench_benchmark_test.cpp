@@ -1,0 +1,64 @@
+// lenet5 bench's library: what its table says, and that one thread setting keeps every engine on one thread.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "lenet5/bench/benchmark.h"
+#include "lenet5/engine/threads.h"
+
+namespace {
+
+using lenet5::bench::Mode;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+size_t process_threads() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+lenet5::bench::BenchOptions quick(std::vector<Mode> modes, std::vector<int64_t> batch_sizes) {
+  lenet5::bench::BenchOptions options;
+  options.modes = std::move(modes);
+  options.batch_sizes = std::move(batch_sizes);
+  options.warmup = 1;
+  options.iterations = 3;
+  return options;
+}
+
+// XNNPACK (batch 1), oneDNN (batch 64) and training, all with threads = 1: no pool may start a thread of its own
+// (a pool sized to the cores spins against other load on a busy machine).
+TEST(BenchThreads, OneThreadRunsEveryEngineOnTheCallingThread) {
+  const size_t before = process_threads();
+  lenet5::engine::set_cpu_threads(1);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  const auto report = lenet5::bench::run_benchmark(net, std::nullopt, quick({Mode::kOptimized, Mode::kTrain}, {1, 64}));
+  ASSERT_EQ(report.results.size(), 4u);
+  EXPECT_EQ(report.results[0].engine, "xnnpack");
+  EXPECT_EQ(report.results[1].engine, "onednn");
+  EXPECT_EQ(report.threads, 1);
+  EXPECT_EQ(process_threads(), before);
+}
+
+TEST(BenchReport, SaysWhichStatisticImagesPerSecondIsAndTrainsOnlyWhenAsked) {
+  lenet5::engine::set_cpu_threads(1);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  auto report = lenet5::bench::run_benchmark(net, std::nullopt, quick({Mode::kEager}, {1}));
+  std::string text = lenet5::bench::format_report(report);
+  EXPECT_THAT(text, HasSubstr("images/s*"));
+  EXPECT_THAT(text, HasSubstr("* from the mean latency"));
+  EXPECT_THAT(text, Not(HasSubstr("train:")));
+  EXPECT_THAT(text, Not(HasSubstr("busy thread")));
+
+  auto options = quick({Mode::kEager, Mode::kTrain}, {1});
+  options.neighbour_load = 1;
+  report = lenet5::bench::run_benchmark(net, std::nullopt, options);
+  text = lenet5::bench::format_report(report);
+  EXPECT_THAT(text, HasSubstr("(train: forward + backward + AdamW step"));
+  EXPECT_THAT(text, HasSubstr("measured next to 1 busy thread spinning on the CPU"));
+  EXPECT_THAT(lenet5::bench::report_json(report), HasSubstr("\"neighbour_load\":1"));
+}
+
+}  // namespace
