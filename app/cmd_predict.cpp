@@ -13,6 +13,7 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/image.h"
 #include "lenet5/deploy/predict.h"
+#include "lenet5/deploy/printable.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/run_files.h"
 
@@ -31,7 +32,7 @@ struct PredictOptions {
 
 // "7" for digits, "9 Ankle boot" where the class has a name of its own.
 std::string describe_class(int64_t label, const std::vector<std::string>& names) {
-  const std::string& name = names[static_cast<size_t>(label)];
+  const std::string name = deploy::printable(names[static_cast<size_t>(label)]);
   return name == std::to_string(label) ? name : std::to_string(label) + " " + name;
 }
 
@@ -43,7 +44,7 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
     return prediction.probabilities[static_cast<size_t>(a)] > prediction.probabilities[static_cast<size_t>(b)];
   });
   std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << file << ": " << describe_class(prediction.label, names) << " ("
+  out << std::fixed << std::setprecision(2) << deploy::printable(file) << ": " << describe_class(prediction.label, names) << " ("
       << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
   if (top_k > 1) {
     out << "; top " << top_k << ":";
@@ -85,7 +86,7 @@ void run_predict(const PredictOptions& options) {
       files.push_back(file);
       images.push_back(std::move(image));
     } catch (const deploy::ImageError& e) {
-      std::cerr << "lenet5: error: " << e.what() << "\n";
+      std::cerr << "lenet5: error: " << deploy::printable(e.what()) << "\n";
       ++failed;
     }
   }
@@ -93,9 +94,9 @@ void run_predict(const PredictOptions& options) {
   for (size_t i = 0; i < predictions.size(); ++i) {
     const auto& prediction = predictions[i];
     if (options.json) {
-      const nlohmann::json line{{"file", files[i]},
+      const nlohmann::json line{{"file", deploy::printable(files[i])},
                                 {"label", prediction.label},
-                                {"name", names[static_cast<size_t>(prediction.label)]},
+                                {"name", deploy::printable(names[static_cast<size_t>(prediction.label)])},
                                 {"probabilities", prediction.probabilities}};
       std::cout << line.dump() << "\n";
     } else {

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "lenet5/deploy/printable.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"lenet5: train, export and serve LeNet-5 (LeCun et al., 1998) with LibTorch"};
@@ -20,10 +21,10 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;  // usage errors exit with 2, --help and --version with 0
   } catch (const std::invalid_argument& e) {  // a flag value the libraries rejected: a usage error
-    std::cerr << "lenet5: error: " << e.what() << "\n";
+    std::cerr << "lenet5: error: " << lenet5::deploy::printable(e.what()) << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "lenet5: error: " << e.what() << "\n";
+    std::cerr << "lenet5: error: " << lenet5::deploy::printable(e.what()) << "\n";
     return 1;
   }
   return 0;
