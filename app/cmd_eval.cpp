@@ -28,7 +28,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
   const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
   const auto& metadata = exported.metadata;
   const auto result = engine::evaluate([&](const torch::Tensor& x) { return exported.forward(x); }, dataset,
-                                       metadata.variant, engine::EvaluateOptions{options.batch_size});
+                                       metadata.variant, engine::EvaluateOptions{options.batch_size, 0, options.model});
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
     return;
@@ -53,7 +53,8 @@ void run_eval(const EvalOptions& options) {
   auto loaded = engine::load_checkpoint(options.checkpoint);
   engine::move_model_to(loaded.model, device);
   const auto dataset = data::MnistDataset(options.data_dir, split).to(device);
-  const auto result = engine::evaluate(loaded.model, dataset, engine::EvaluateOptions{options.batch_size});
+  const auto result = engine::evaluate(loaded.model, dataset,
+                                       engine::EvaluateOptions{options.batch_size, 0, options.checkpoint});
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {

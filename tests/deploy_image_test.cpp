@@ -356,6 +356,20 @@ TEST(DeployImage, TruncationNamesWhatTheHeaderPromises) {
   }
 }
 
+// Some writers leave out the padding of the last row, which no decoder reads: still whole.
+TEST(DeployImage, BmpWithoutTheLastRowsPaddingIsWhole) {
+  constexpr int kWidth = 41;  // 24-bit rows of 123 bytes, padded to 124
+  const Bytes pixels = ring_pixels(kWidth, 1);
+  Bytes bmp;
+  ASSERT_NE(stbi_write_bmp_to_func(append_to, &bmp, kWidth, 41, 1, pixels.data()), 0);
+  const Bytes unpadded(bmp.begin(), bmp.end() - 1);
+  EXPECT_EQ(lenet5::deploy::decode_image(unpadded, "scan.bmp").width, kWidth);
+  const Bytes short_row(bmp.begin(), bmp.end() - 2);
+  EXPECT_THAT(error_of([&] { lenet5::deploy::decode_image(short_row, "scan.bmp"); }),
+              ::testing::Eq("scan.bmp: truncated BMP: " + std::to_string(bmp.size() - 2) + " bytes, header promises " +
+                            std::to_string(bmp.size() - 1)));
+}
+
 TEST(DeployImage, DecoderErrorsNameTheDetectedFormat) {
   const auto pictures = pictures_of_every_format();
   auto picture = [&](const std::string& name) {
@@ -376,6 +390,13 @@ TEST(DeployImage, DecoderErrorsNameTheDetectedFormat) {
   const std::string jpeg_error = error_of([&] { lenet5::deploy::decode_image(jpeg, "scan.jpg"); });
   EXPECT_THAT(jpeg_error, StartsWith("scan.jpg: cannot decode JPEG image: "));
   EXPECT_THAT(jpeg_error, ::testing::Not(HasSubstr("png")));
+
+  // A critical chunk stb does not know, named with an escape sequence: stb quotes the name in its reason.
+  Bytes png = picture("png-grey");
+  const Bytes chunk{0, 0, 0, 0, 0x1B, '[', '2', 'J', 0, 0, 0, 0};
+  png.insert(png.begin() + 33, chunk.begin(), chunk.end());  // after the signature and IHDR
+  EXPECT_EQ(error_of([&] { lenet5::deploy::decode_image(png, "odd.png"); }),
+            "odd.png: cannot decode PNG image: \\x1B[2J PNG chunk not known");
 
   const std::string ascii = "P2\n2 2\n255\n0 255\n255 0\n";
   EXPECT_THAT(error_of([&] { lenet5::deploy::decode_image(Bytes(ascii.begin(), ascii.end()), "a.pgm"); }),
@@ -399,7 +420,7 @@ TEST(DeployImage, PicturesOverThePixelCapAreRefusedFromTheHeader) {
     png[at] = 0, png[at + 1] = 0, png[at + 2] = 0x13, png[at + 3] = 0x88;
   }
   EXPECT_THAT(error_of([&] { lenet5::deploy::decode_image(png, "big.png"); }),
-              StartsWith("big.png: image too large (5000x5000 = 25.0 megapixels, at most 16.8)"));
+              StartsWith("big.png: image too large (5000x5000 = 25000000 pixels, at most 16777216, e.g. 4096x4096)"));
 }
 
 TEST(DeployImage, PrintableEscapesTerminalControlsOnly) {

@@ -230,7 +230,7 @@ TEST_F(ReportHtml, MetricsRecordsOutOfRangeAreNamed) {
       {R"("test_accuracy": -0.1)", "field 'test_accuracy' is -0.1"},
       {R"("val_accuracy": true)", "field 'val_accuracy' is boolean, expected a number"},
       {R"("test_loss": "0.5")", "field 'test_loss' is string, expected a number"},
-      {R"("lr": -0.001)", "field 'lr' is -0.001, expected a number in [0, "},
+      {R"("lr": -0.001)", "field 'lr' is -0.001, expected a number >= 0"},
       {R"("seconds": -1)", "field 'seconds' is -1"},
       {R"("images_per_second": [1])", "field 'images_per_second' is array, expected a number"},
   };

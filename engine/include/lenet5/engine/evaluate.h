@@ -4,6 +4,7 @@
 
 #include <array>
 #include <functional>
+#include <string>
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/model/lenet5.h"
@@ -30,9 +31,11 @@ struct Evaluation {
 using Scorer = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // Scores `data` in batches (on the data's device) under InferenceMode; reads results from the device once.
+// Non-finite scores (NaN or infinity) for any image throw std::runtime_error naming `model_name`.
 struct EvaluateOptions {
   int64_t batch_size = 1000;
   int64_t worst_mistakes = 0;  // how many of the most confidently wrong samples to keep
+  std::string model_name;  // the file the model came from, starting error messages when not empty
 };
 
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
