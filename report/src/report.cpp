@@ -104,11 +104,16 @@ class Fields {
     if (!value.is_number()) fail(key, "is " + std::string(value.type_name()) + ", expected a number");
     const double v = value.get<double>();
     const bool in_range = std::isfinite(v) && v >= lo && v <= hi && (!whole || v == std::floor(v));
-    if (!in_range) {
-      fail(key, "is " + value.dump() + ", expected " + (whole ? "a whole number" : "a number") + " in [" +
-                    text::number(lo, 6) + ", " + text::number(hi, 6) + "]");
-    }
+    if (!in_range) fail(key, "is " + value.dump() + ", expected " + expectation(lo, hi, whole));
     return v;
+  }
+  static std::string expectation(double lo, double hi, bool whole) {
+    const std::string kind = whole ? "a whole number" : "a number";
+    const bool bounded_below = lo > -std::numeric_limits<double>::max();
+    const bool bounded_above = hi < std::numeric_limits<double>::max();
+    if (bounded_below && bounded_above) return kind + " in [" + text::number(lo, 6) + ", " + text::number(hi, 6) + "]";
+    if (bounded_below) return kind + " >= " + text::number(lo, 6);
+    return whole ? "a whole number" : "a finite number";
   }
   [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
     throw std::runtime_error(where_ + ": field '" + key + "' " + problem);
