@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "lenet5/deploy/printable.h"
 
 namespace lenet5::app {
 namespace {
@@ -73,7 +74,7 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error) {
 }
 
 int report(const std::string& message, int code) {
-  std::cerr << "lenet5: error: " << first_line(message) << "\n";
+  std::cerr << "lenet5: error: " << deploy::printable(first_line(message)) << "\n";
   return code;
 }
 

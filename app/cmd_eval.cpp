@@ -30,6 +30,7 @@ struct EvalOptions {
 engine::EvaluateOptions evaluate_options(const EvalOptions& options, engine::EvaluationProgress& progress) {
   engine::EvaluateOptions evaluate_options;
   evaluate_options.batch_size = options.batch_size;
+  evaluate_options.model_name = options.model.empty() ? options.checkpoint : options.model;
   const auto start = std::chrono::steady_clock::now();
   evaluate_options.on_progress = [&progress, start](int64_t done, int64_t total) {
     progress.update(done, total, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -13,6 +13,7 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/image.h"
 #include "lenet5/deploy/predict.h"
+#include "lenet5/deploy/printable.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/threads.h"
@@ -32,6 +33,11 @@ struct PredictOptions {
   int threads = engine::kDefaultThreads;
 };
 
+// "7" for digits, "9 Ankle boot" where the class has a name of its own, safe for a terminal.
+std::string describe_class(int64_t label, const std::vector<std::string>& names) {
+  return deploy::printable(engine::class_label(label, names));
+}
+
 std::string format_prediction(const std::string& file, const deploy::Prediction& prediction,
                               const std::vector<std::string>& names, int64_t top_k) {
   std::vector<int64_t> order(prediction.probabilities.size());
@@ -40,13 +46,13 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
     return prediction.probabilities[static_cast<size_t>(a)] > prediction.probabilities[static_cast<size_t>(b)];
   });
   std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << file << ": " << engine::class_label(prediction.label, names) << " ("
+  out << std::fixed << std::setprecision(2) << deploy::printable(file) << ": " << describe_class(prediction.label, names) << " ("
       << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
   if (top_k > 1) {
     out << "; top " << top_k << ":";
     for (int64_t i = 0; i < top_k && i < static_cast<int64_t>(order.size()); ++i) {
       const int64_t label = order[static_cast<size_t>(i)];
-      out << (i == 0 ? " " : ", ") << engine::class_label(label, names) << " "
+      out << (i == 0 ? " " : ", ") << describe_class(label, names) << " "
           << 100.0 * prediction.probabilities[static_cast<size_t>(label)] << "%";
     }
   }
@@ -83,7 +89,7 @@ void run_predict(const PredictOptions& options) {
       files.push_back(file);
       images.push_back(std::move(image));
     } catch (const deploy::ImageError& e) {
-      std::cerr << "lenet5: error: " << e.what() << "\n";
+      std::cerr << "lenet5: error: " << deploy::printable(e.what()) << "\n";
       ++failed;
     }
   }
@@ -91,9 +97,9 @@ void run_predict(const PredictOptions& options) {
   for (size_t i = 0; i < predictions.size(); ++i) {
     const auto& prediction = predictions[i];
     if (options.json) {
-      const nlohmann::json line{{"file", files[i]},
+      const nlohmann::json line{{"file", deploy::printable(files[i])},
                                 {"label", prediction.label},
-                                {"name", names[static_cast<size_t>(prediction.label)]},
+                                {"name", deploy::printable(names[static_cast<size_t>(prediction.label)])},
                                 {"probabilities", prediction.probabilities}};
       std::cout << line.dump() << "\n";
     } else {

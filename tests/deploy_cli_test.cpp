@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "deploy_test_support.h"
+#include "lenet5/deploy/export.h"
 #include "lenet5/deploy/image.h"
 #include "lenet5/engine/checkpoint.h"
 
@@ -182,4 +183,68 @@ TEST_F(DeployCli, BadInputsGiveOneLineAndTheRightExitCode) {
   }
 }
 
+// What the content checks catch, end to end: one line naming the file, exit code 1, nothing printed raw.
+TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
+  using lenet5::model::Variant;
+  torch::manual_seed(3);
+  lenet5::model::LeNet5 net(Variant::kModern);
+  lenet5::deploy::ExportMetadata metadata;
+  metadata.class_names = {"zero\x1b[31m", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  const std::string model = dir_.file("model.pt");
+  lenet5::deploy::export_torchscript(net, metadata, model, false);
+  // A flipped exponent bit in F6's weights, found by value in the archive.
+  const auto bytes = lenet5::testing::read_file(model);
+  const auto weights = net->F6->weight.detach().contiguous();
+  const auto* begin = reinterpret_cast<const std::uint8_t*>(weights.data_ptr<float>());
+  const auto at = std::search(bytes.begin(), bytes.end(), begin, begin + weights.nbytes());
+  ASSERT_NE(at, bytes.end());
+  auto flipped_bytes = bytes;
+  flipped_bytes[static_cast<size_t>(at - bytes.begin()) + 4 * 100 + 2] ^= 0x80;
+  const std::string flipped = dir_.file("flipped.pt");
+  lenet5::testing::write_file(flipped, flipped_bytes);
+  // A checkpoint whose weights hold a NaN.
+  {
+    torch::NoGradGuard no_grad;
+    net->F6->weight[0][0] = NAN;
+  }
+  const std::string nan_checkpoint = dir_.file("nan.pt");
+  lenet5::engine::save_checkpoint(nan_checkpoint, net, nullptr, {});
+  // A picture of a ring, then the same BMP cut short.
+  lenet5::deploy::GrayImage ring(60, 60, 1.0f);
+  for (int y = 0; y < 60; ++y) {
+    for (int x = 0; x < 60; ++x) {
+      const double r = std::hypot(x - 29.5, y - 29.5);
+      if (r > 15 && r < 22) ring.at(x, y) = 0.0f;
+    }
+  }
+  const std::string picture = dir_.file("evil\x1b[2J.pgm");
+  lenet5::deploy::write_image(picture, ring);
+  const auto pgm = lenet5::testing::read_file(picture);
+  const std::string truncated = dir_.file("truncated.pgm");
+  lenet5::testing::write_file(truncated, {pgm.begin(), pgm.end() - 600});
+
+  const auto prediction = run_lenet5("predict --model " + model + " '" + picture + "'", dir_);
+  EXPECT_EQ(prediction.exit_code, 0) << prediction.err;
+  EXPECT_EQ(prediction.out.find('\x1b'), std::string::npos) << prediction.out;
+  EXPECT_THAT(prediction.out, HasSubstr("evil\\x1B[2J.pgm: "));
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"predict --model " + model + " " + truncated,
+       truncated + ": truncated PGM/PPM: " + std::to_string(pgm.size() - 600) + " bytes, header promises " +
+           std::to_string(pgm.size())},
+      {"predict --model " + model + " '" + dir_.file("evil\x1b[2J.png") + "'", "evil\\x1B[2J.png: image not found"},
+      {"predict --model " + flipped + " " + truncated, flipped + ": corrupt model: tensor 'F6_weight' differs"},
+      {"eval --checkpoint " + nan_checkpoint + " --data " + data_,
+       nan_checkpoint + ": the model returns non-finite scores (NaN or infinity) for 10000 of 10000 images"},
+  };
+  for (const auto& [arguments, message] : cases) {
+    const auto result = run_lenet5(arguments, dir_);
+    EXPECT_EQ(result.exit_code, 1) << arguments << "\n" << result.err;
+    EXPECT_THAT(result.err, HasSubstr(message)) << arguments;
+    EXPECT_EQ(result.err.find('\x1b'), std::string::npos) << result.err;
+    EXPECT_LE(lines_of(result.err).size(), 2u) << result.err;  // predict adds "1 of 1 images could not be read"
+  }
+}
+
 }  // namespace
+

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <caffe2/serialize/inline_container.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "deploy_test_support.h"
 #include "lenet5/deploy/export.h"
+#include "lenet5/deploy/predict.h"
 #include "lenet5/engine/checkpoint.h"
 
 namespace {
@@ -205,4 +207,175 @@ TEST(DeployExport, UnwritableDestinationFailsWithoutLeavingFiles) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
+// Saves `module` as `path` with lenet5's metadata (digests of its tensors, no recorded self-test scores), the
+// way a foreign or hand-made model would pass the metadata checks.
+void save_with_metadata(torch::jit::Module& module, const std::string& path) {
+  lenet5::deploy::ExportMetadata metadata;
+  metadata.class_names = lenet5::data::class_names(lenet5::data::DatasetKind::kMnist);
+  metadata.tensor_digests = lenet5::deploy::tensor_digests(module);
+  module.save(path, {{lenet5::deploy::kMetadataFile, lenet5::deploy::metadata_to_json(metadata)}});
+}
+
+torch::jit::Module module_with_forward(const std::string& body) {
+  torch::jit::Module module("__torch__.Foreign");
+  module.register_parameter("weight", torch::ones({10}), false);
+  module.define("def forward(self, x: Tensor):\n" + body);
+  return module;
+}
+
+// Flips the lowest exponent bit of one float of `tensor` where its bytes lie in the archive: the value doubles
+// or halves, a corruption the 16-image self-test does not always see.
+std::vector<std::uint8_t> with_flipped_exponent(const std::vector<std::uint8_t>& archive, const torch::Tensor& tensor) {
+  const auto values = tensor.detach().to(torch::kCPU).contiguous();
+  const auto* begin = static_cast<const std::uint8_t*>(values.data_ptr());
+  const auto at = std::search(archive.begin(), archive.end(), begin, begin + values.nbytes());
+  EXPECT_NE(at, archive.end());
+  auto damaged = archive;
+  const size_t element = static_cast<size_t>(values.numel() / 2);
+  damaged[static_cast<size_t>(at - archive.begin()) + 4 * element + 2] ^= 0x80;
+  return damaged;
+}
+
+// A bit flipped in any tensor of a plain or frozen export is refused on load, naming the tensor.
+TEST(DeployExport, BitFlipInAnyTensorIsRefusedNamingIt) {
+  lenet5::testing::TempDir dir;
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    torch::manual_seed(5);
+    lenet5::model::LeNet5 net(variant);
+    auto plain = lenet5::deploy::to_torchscript(net);
+    for (bool optimize : {false, true}) {
+      SCOPED_TRACE(lenet5::model::variant_name(variant) + std::string(optimize ? " frozen" : " plain"));
+      const std::string good = dir.file("good.pt");
+      lenet5::deploy::export_torchscript(net, {}, good, optimize);
+      const auto loaded = lenet5::deploy::load_exported(good);
+      EXPECT_EQ(loaded.metadata.tensor_digests, lenet5::deploy::tensor_digests(loaded.module));
+      EXPECT_EQ(loaded.metadata.tensor_digests.size(), plain.named_parameters().size() + plain.named_buffers().size());
+      const auto bytes = lenet5::testing::read_file(good);
+      int flips = 0;
+      for (const auto& tensor : plain.named_attributes()) {
+        if (!tensor.value.isTensor()) continue;
+        const std::string flipped = dir.file("flipped.pt");
+        lenet5::testing::write_file(flipped, with_flipped_exponent(bytes, tensor.value.toTensor()));
+        const std::string message = error_of([&] { lenet5::deploy::load_exported(flipped); });
+        EXPECT_THAT(message, StartsWith(flipped + ": corrupt model: tensor '")) << tensor.name;
+        if (!optimize) EXPECT_THAT(message, HasSubstr("'" + tensor.name + "' differs from the digest")) << message;
+        EXPECT_THAT(message, Not(HasSubstr("\n")));
+        ++flips;
+      }
+      EXPECT_EQ(flips, variant == Variant::kClassic ? 13 : 10);
+    }
+  }
+}
+
+TEST(DeployExport, ExportsWithoutDigestsLoadWithAWarning) {
+  lenet5::testing::TempDir dir;
+  lenet5::model::LeNet5 net(Variant::kModern);
+  const std::string good = dir.file("good.pt");
+  lenet5::deploy::export_torchscript(net, {}, good, false);
+  auto loaded = lenet5::deploy::load_exported(good);
+  auto metadata = loaded.metadata;
+  metadata.tensor_digests.clear();  // as written before digests existed
+  const std::string old = dir.file("old.pt");
+  loaded.module.save(old, {{lenet5::deploy::kMetadataFile, lenet5::deploy::metadata_to_json(metadata)}});
+  ::testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(lenet5::deploy::load_exported(old));
+  EXPECT_NO_THROW(lenet5::deploy::load_exported(old));
+  const std::string warnings = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(warnings, HasSubstr("lenet5: warning: " + old + ": exported without tensor digests"));
+  EXPECT_EQ(warnings.find("warning"), warnings.rfind("warning")) << "once per process: " << warnings;
+}
+
+// Scores that are not finite are an error naming the model: on load (the check batch), when serving
+// (predict, eval --model), and in the session's own check.
+TEST(DeployExport, NonFiniteScoresAreAnErrorNamingTheModel) {
+  lenet5::testing::TempDir dir;
+  lenet5::model::LeNet5 net(Variant::kModern);
+  {
+    torch::NoGradGuard no_grad;
+    net->output_linear->bias[4] = NAN;
+  }
+  EXPECT_THAT(error_of([&] { lenet5::deploy::export_torchscript(net, {}, dir.file("nan.pt"), false); }),
+              HasSubstr("nothing written"));
+  auto module = lenet5::deploy::to_torchscript(net);
+  const std::string path = dir.file("nan.pt");
+  save_with_metadata(module, path);
+  EXPECT_EQ(error_of([&] { lenet5::deploy::load_exported(path); }),
+            path + ": forward returns non-finite scores (NaN or infinity) for 16 of 16 images");
+
+  // Finite on the check batch (pixels below 1), NaN where the first pixel is 1: caught when serving.
+  auto tricky = module_with_forward(
+      "    scores = torch.zeros([x.size(0), 10])\n"
+      "    return torch.where(x[:, 0, 0, 0:1] >= 1.0, scores + float('nan'), scores)\n");
+  const std::string tricky_path = dir.file("tricky.pt");
+  save_with_metadata(tricky, tricky_path);
+  auto exported = lenet5::deploy::load_exported(tricky_path);
+  EXPECT_EQ(error_of([&] { lenet5::deploy::predict(exported, {lenet5::deploy::GrayImage(28, 28, 1.0f)}); }),
+            tricky_path + ": forward returns non-finite scores (NaN or infinity) for 1 of 1 images");
+  EXPECT_EQ(error_of([&] { lenet5::deploy::InferenceSession session(module, torch::kCPU); }),
+            "the model: forward returns non-finite scores (NaN or infinity) for 16 of 16 images");
+}
+
+// Models from elsewhere that break the contract: one line naming the file and what is wrong.
+TEST(DeployExport, ForeignModelsGiveOneLineNamingWhatIsWrong) {
+  lenet5::testing::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"    return self.weight[:7].expand([x.size(0), 7])\n", ": forward returns [16, 7], expected [16, 10]"},
+      {"    return torch.zeros([x.size(0)])\n", ": forward returns [16], expected [16, 10]"},
+      {"    return (x, x)\n", ": forward returns Tuple[Tensor, Tensor], expected a tensor [16, 10]"},
+      {"    return [x]\n", ": forward returns List[Tensor], expected a tensor [16, 10]"},
+      {"    return None\n", ": forward returns None, expected a tensor [16, 10]"},
+      {"    return torch.zeros([x.size(0), 10]).long()\n", ": forward returns Long scores, expected floating point"},
+      {"    assert x.size(0) < 0, 'this model is broken'\n    return x\n", ": the model fails on the check batch: "},
+      {"    return torch.matmul(x, self.weight.view([5, 2]))\n", ": the model fails on the check batch: "},
+  };
+  int n = 0;
+  for (const auto& [body, expected] : cases) {
+    const std::string path = dir.file("foreign" + std::to_string(n++) + ".pt");
+    auto module = module_with_forward(body);
+    save_with_metadata(module, path);
+    const std::string message = error_of([&] { lenet5::deploy::load_exported(path); });
+    EXPECT_THAT(message, StartsWith(path + expected)) << body;
+    EXPECT_THAT(message, Not(HasSubstr("\n"))) << message;
+    EXPECT_THAT(message, Not(HasSubstr("Traceback"))) << message;
+    EXPECT_LT(message.size(), 300u) << message;
+    if (body.find("assert") != std::string::npos) EXPECT_THAT(message, HasSubstr("this model is broken"));
+  }
+  // Without metadata, and a zip archive that is not TorchScript at all.
+  auto plain = module_with_forward("    return x\n");
+  const std::string bare = dir.file("bare.pt");
+  plain.save(bare);
+  EXPECT_THAT(error_of([&] { lenet5::deploy::load_exported(bare); }),
+              StartsWith(bare + ": TorchScript file without lenet5's metadata.json"));
+  const std::string zip = dir.file("archive.pt");
+  {
+    caffe2::serialize::PyTorchStreamWriter writer(zip);
+    writer.writeRecord("notes.txt", "hello", 5);
+    writer.writeEndOfFile();
+  }
+  const std::string message = error_of([&] { lenet5::deploy::load_exported(zip); });
+  EXPECT_THAT(message, StartsWith(zip + ": not a readable TorchScript model"));
+  EXPECT_THAT(message, Not(HasSubstr("\n"))) << message;
+  // A model that raises only for some inputs, when serving.
+  auto picky = module_with_forward(
+      "    if x.size(0) > 16:\n        assert False, 'too many images'\n"
+      "    return torch.zeros([x.size(0), 10])\n");
+  const std::string picky_path = dir.file("picky.pt");
+  save_with_metadata(picky, picky_path);
+  auto exported = lenet5::deploy::load_exported(picky_path);
+  const std::string serving = error_of([&] { exported.forward(torch::zeros({17, 1, 28, 28})); });
+  EXPECT_THAT(serving, StartsWith(picky_path + ": the model fails: "));
+  EXPECT_THAT(serving, HasSubstr("too many images"));
+  EXPECT_THAT(serving, Not(HasSubstr("\n"))) << serving;
+}
+
+TEST(DeployExport, ControlCharactersInTheModelNameAreEscaped) {
+  lenet5::testing::TempDir dir;
+  const std::string path = dir.file("evil\x1b[2J.pt");
+  lenet5::testing::write_file(path, {'x'});
+  const std::string message = error_of([&] { lenet5::deploy::load_exported(path); });
+  EXPECT_THAT(message, StartsWith(dir.path() + "/evil\\x1B[2J.pt: not a readable TorchScript model"));
+  EXPECT_EQ(message.find('\x1b'), std::string::npos);
+}
+
 }  // namespace
+

@@ -49,4 +49,25 @@ TEST(DeploySession, WrongInputStillFailsWithTheModulesMessage) {
   }
 }
 
+// The session checks the module it compiles: finite float scores [16,10] on the check batch, else one line.
+TEST(DeploySession, RefusesAModuleThatBreaksTheContract) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"    return torch.zeros([x.size(0), 7])\n", "the model: forward returns [16, 7], expected [16, 10]"},
+      {"    return torch.full([x.size(0), 10], float('inf'))\n",
+       "the model: forward returns non-finite scores (NaN or infinity) for 16 of 16 images"},
+      {"    assert x.size(0) < 0, 'no scores today'\n    return x\n", "the model fails on the check batch: "},
+  };
+  for (const auto& [body, expected] : cases) {
+    torch::jit::Module module("__torch__.Foreign");
+    module.define("def forward(self, x: Tensor):\n" + body);
+    try {
+      InferenceSession session(module, torch::kCPU);
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const lenet5::deploy::DeployError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(expected, 0), 0u) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace

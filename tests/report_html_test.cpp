@@ -208,13 +208,73 @@ TEST_F(ReportHtml, MalformedFilesAreNamed) {
   write_text(dir.file("evaluation.json"), "{\"n\": 10, \"confusion\": [[1, 2]");
   EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("evaluation.json") + ": malformed JSON"));
   write_text(dir.file("evaluation.json"), "{\"confusion\": \"none\"}");
-  EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("evaluation.json") + ": malformed"));
+  EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("evaluation.json") + ": field 'confusion' is string, expected an array"));
   fs::remove(dir.file("evaluation.json"));
   write_text(dir.file("metrics.jsonl"), "{\"epoch\": 1}\n{\"epoch\": 2,\n");
   EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("metrics.jsonl") + ":2: malformed JSON"));
   write_text(dir.file("config.json"), "[1, 2]");
   EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("config.json") + ": malformed"));
   EXPECT_THROW(lenet5::report::run_variant(dir.path()), std::runtime_error);
+}
+
+// Each field of a metrics.jsonl record out of its type or range: one line naming the file, the line and the
+// field, before anything is drawn (an epoch of 1e16 made the epoch axis grow without bound).
+TEST_F(ReportHtml, MetricsRecordsOutOfRangeAreNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("epoch": 1e16)", "field 'epoch' is 1e+16, expected a whole number in [1, 1000000]"},
+      {R"("epoch": 0)", "field 'epoch' is 0, expected a whole number in [1, 1000000]"},
+      {R"("epoch": -3)", "field 'epoch' is -3"},
+      {R"("epoch": 2.5)", "field 'epoch' is 2.5, expected a whole number"},
+      {R"("epoch": "2")", "field 'epoch' is string, expected a number"},
+      {R"("train_accuracy": 1.5)", "field 'train_accuracy' is 1.5, expected a number in [0, 1]"},
+      {R"("test_accuracy": -0.1)", "field 'test_accuracy' is -0.1"},
+      {R"("val_accuracy": true)", "field 'val_accuracy' is boolean, expected a number"},
+      {R"("test_loss": "0.5")", "field 'test_loss' is string, expected a number"},
+      {R"("lr": -0.001)", "field 'lr' is -0.001, expected a number >= 0"},
+      {R"("seconds": -1)", "field 'seconds' is -1"},
+      {R"("images_per_second": [1])", "field 'images_per_second' is array, expected a number"},
+  };
+  for (const auto& [field, expected] : cases) {
+    write_fake_run(dir.path(), 3, true, "/nonexistent");
+    write_text(dir.file("metrics.jsonl"), "{\"epoch\": 1, \"lr\": 0.001}\n\n{\"epoch\": 2, " + field + "}\n");
+    EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("metrics.jsonl") + ":3: " + expected)) << field;
+  }
+  write_text(dir.file("metrics.jsonl"), "{\"epoch\": 1, \"test_loss\": null}\n{\"epoch\": 1000000}\n");
+  EXPECT_NO_THROW(lenet5::report::render_report_html(inputs())) << "null (a NaN written as JSON) and the bounds pass";
+}
+
+TEST_F(ReportHtml, EvaluationTablesMustMatchTheClassCount) {
+  const std::string path = dir.file("evaluation.json");
+  const auto evaluation_with = [&](const json& patch) {
+    write_fake_run(dir.path(), 2, false, "/nonexistent");
+    json j = json::parse(read_text(path));
+    j.update(patch);
+    write_text(path, j.dump());
+    return error_of(inputs());
+  };
+  const std::vector<std::vector<int64_t>> huge(2000, std::vector<int64_t>(2000, 1));
+  EXPECT_THAT(evaluation_with({{"confusion", huge}}),
+              HasSubstr(path + ": field 'confusion' has 2000 entries, expected 10 (one per class)"));
+  std::vector<std::vector<int64_t>> ragged(10, std::vector<int64_t>(10, 1));
+  ragged[3].resize(2000, 1);
+  EXPECT_THAT(evaluation_with({{"confusion", ragged}}), HasSubstr(path + ": field 'confusion' is not a 10x10 matrix"));
+  std::vector<std::vector<int64_t>> negative(10, std::vector<int64_t>(10, 1));
+  negative[2][5] = -4;
+  EXPECT_THAT(evaluation_with({{"confusion", negative}}), HasSubstr(path + ": field 'confusion' is -4"));
+  EXPECT_THAT(evaluation_with({{"per_class_accuracy", std::vector<double>(11, 0.5)}}),
+              HasSubstr(path + ": field 'per_class_accuracy' has 11 entries, expected 10"));
+  EXPECT_THAT(evaluation_with({{"accuracy", 97.5}}), HasSubstr(path + ": field 'accuracy' is 97.5"));
+  EXPECT_THAT(evaluation_with({{"n", 1e15}}), HasSubstr(path + ": field 'n' is 1e+15"));
+  EXPECT_THAT(evaluation_with({{"worst_mistakes", json::array({{{"index", 3}, {"label", 12}, {"predicted", 1}}})}}),
+              HasSubstr(path + ": worst_mistakes: field 'label' is 12, expected a whole number in [0, 9]"));
+  EXPECT_THAT(evaluation_with({{"worst_mistakes", json::array({{{"label", 1}, {"predicted", 2}}})}}),
+              HasSubstr(path + ": worst_mistakes: field 'index' is missing"));
+  EXPECT_THAT(evaluation_with({{"worst_mistakes", json::array({{{"index", 1}, {"label", 1}, {"predicted", 2},
+                                                               {"confidence", 3}}})}}),
+              HasSubstr(path + ": worst_mistakes: field 'confidence' is 3"));
+  json many = json::array();
+  for (int i = 0; i < 1001; ++i) many.push_back({{"index", i}, {"label", 1}, {"predicted", 2}});
+  EXPECT_THAT(evaluation_with({{"worst_mistakes", many}}), HasSubstr(path + ": field 'worst_mistakes' has 1001 entries, at most 1000"));
 }
 
 std::string find_chromium() {

@@ -1,13 +1,19 @@
 #include "lenet5/deploy/export.h"
 
 #include <nlohmann/json.hpp>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <zlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <iomanip>
+#include <iostream>
 #include <locale>
 #include <sstream>
 
 #include "lenet5/data/mnist_dataset.h"
+#include "lenet5/deploy/printable.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/run_files.h"
 
@@ -111,7 +117,67 @@ torch::jit::Module optimize_module(torch::jit::Module& module, std::string& opti
   }
 }
 
+std::string crc32_hex(const torch::Tensor& tensor) {
+  const auto bytes = tensor.detach().to(torch::kCPU).contiguous();
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const auto* data = static_cast<const Bytef*>(bytes.data_ptr());
+  for (size_t left = bytes.nbytes(); left > 0;) {  // crc32 takes at most 4 GiB at a time
+    const auto n = static_cast<uInt>(std::min<size_t>(left, 1u << 30));
+    crc = crc32(crc, data, n);
+    data += n, left -= n;
+  }
+  char hex[16];
+  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(crc));
+  return hex;
+}
+
+// The tensors a frozen module holds in its graph, in graph order.
+void add_constant_digests(const torch::jit::Block* block, TensorDigests& digests, int& count) {
+  for (const torch::jit::Node* node : block->nodes()) {
+    if (node->kind() == c10::prim::Constant && node->output()->type()->kind() == c10::TypeKind::TensorType) {
+      const auto value = torch::jit::toIValue(node->output());
+      if (value && value->isTensor()) {
+        digests.emplace_back("constant " + std::to_string(count++), crc32_hex(value->toTensor()));
+      }
+    }
+    for (const torch::jit::Block* inner : node->blocks()) add_constant_digests(inner, digests, count);
+  }
+}
+
+// The first difference between the digests recorded at export and those of the loaded module, or "".
+std::string first_difference(const TensorDigests& recorded, const TensorDigests& actual) {
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (i >= recorded.size() || recorded[i].first != actual[i].first) {
+      return "tensor '" + printable(actual[i].first) + "' has no digest recorded at export";
+    }
+    if (recorded[i].second != actual[i].second) {
+      return "tensor '" + printable(actual[i].first) + "' differs from the digest recorded at export (crc32 " +
+             actual[i].second + ", recorded " + printable(recorded[i].second) + ")";
+    }
+  }
+  if (recorded.size() > actual.size()) {
+    return "tensor '" + printable(recorded[actual.size()].first) + "' recorded at export is missing";
+  }
+  return "";
+}
+
+torch::jit::Module load_from_bytes(const std::string& bytes) {
+  std::istringstream in(bytes);
+  return torch::jit::load(in);
+}
+
 }  // namespace
+
+TensorDigests tensor_digests(const torch::jit::Module& module) {
+  TensorDigests digests;
+  for (const auto& parameter : module.named_parameters()) digests.emplace_back(parameter.name, crc32_hex(parameter.value));
+  for (const auto& buffer : module.named_buffers()) digests.emplace_back(buffer.name, crc32_hex(buffer.value));
+  int constants = 0;
+  if (const auto forward = module.find_method("forward")) {
+    add_constant_digests(forward->graph()->block(), digests, constants);
+  }
+  return digests;
+}
 
 torch::Tensor check_batch() {
   return (torch::arange(kCheckImages * model::kImageSide * model::kImageSide, torch::kFloat64) * kGoldenRatioFraction)
@@ -137,7 +203,7 @@ std::string metadata_to_json(const ExportMetadata& metadata) {
     training = json::parse(metadata.training_config, nullptr, /*allow_exceptions=*/false);
     if (training.is_discarded()) training = metadata.training_config;
   }
-  const json document{
+  json document{
       {"format", kExportFormat},
       {"variant", model::variant_name(metadata.variant)},
       {"dataset", metadata.dataset},
@@ -154,7 +220,10 @@ std::string metadata_to_json(const ExportMetadata& metadata) {
       {"self_test",
        {{"input", "float32 [16,1,28,28]: frac(i * 0.6180339887498949) for pixel i = 0..12543, computed in float64"},
         {"scores", metadata.check_scores}}},
+      {"tensor_digests", {{"algorithm", "crc32"}, {"tensors", json::array()}}},
   };
+  auto& tensors = document["tensor_digests"]["tensors"];
+  for (const auto& [name, digest] : metadata.tensor_digests) tensors.push_back({{"name", name}, {"crc32", digest}});
   return document.dump(2) + "\n";
 }
 
@@ -182,6 +251,16 @@ ExportMetadata metadata_from_json(const std::string& text) {
     const auto self_test = document.find("self_test");
     if (self_test != document.end() && self_test->is_object() && self_test->contains("scores")) {
       metadata.check_scores = self_test->at("scores").get<std::vector<float>>();
+    }
+    const auto digests = document.find("tensor_digests");
+    if (digests != document.end()) {
+      if (digests->at("algorithm").get<std::string>() != "crc32") {
+        throw DeployError(std::string(kMetadataFile) + ": unknown digest algorithm '" +
+                          printable(digests->at("algorithm").get<std::string>()) + "'");
+      }
+      for (const auto& tensor : digests->at("tensors")) {
+        metadata.tensor_digests.emplace_back(tensor.at("name").get<std::string>(), tensor.at("crc32").get<std::string>());
+      }
     }
     metadata.source = document.value("source", "");
     const auto training = document.find("training");
@@ -271,11 +350,20 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     stored.check_scores.assign(actual.data_ptr<float>(), actual.data_ptr<float>() + actual.numel());
   }
 
-  std::ostringstream archive;
-  try {
-    module.save(archive, {{kMetadataFile, metadata_to_json(stored)}});
-  } catch (const c10::Error& e) {
-    throw DeployError(out_path + ": cannot serialise the model: " + first_line(e.what_without_backtrace()));
+  auto serialise = [&] {
+    std::ostringstream archive;
+    try {
+      module.save(archive, {{kMetadataFile, metadata_to_json(stored)}});
+    } catch (const c10::Error& e) {
+      throw DeployError(out_path + ": cannot serialise the model: " + first_line(e.what_without_backtrace()));
+    }
+    return archive.str();
+  };
+  // Digests of the module as a loader sees it (a frozen module's constants are rebuilt from the archive).
+  stored.tensor_digests = tensor_digests(load_from_bytes(serialise()));
+  const std::string bytes = serialise();
+  if (tensor_digests(load_from_bytes(bytes)) != stored.tensor_digests) {
+    throw DeployError(out_path + ": the saved tensors do not reproduce their digests; nothing written");
   }
   std::error_code error;
   const fs::path parent = fs::path(out_path).parent_path();
@@ -284,7 +372,6 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     if (error) throw DeployError(out_path + ": cannot create folder " + parent.string() + ": " + error.message());
   }
   if (fs::is_directory(out_path, error)) throw DeployError(out_path + ": is a folder, expected a file name");
-  const std::string bytes = archive.str();
   try {
     engine::write_file_atomically(out_path, bytes);
   } catch (const std::runtime_error& e) {
@@ -296,64 +383,102 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
 }
 
 torch::Tensor ExportedModel::forward(const torch::Tensor& images) {
-  if (!session) session = std::make_shared<InferenceSession>(module, device);
-  return session->forward(images);
+  torch::Tensor scores;
+  try {
+    if (!session) session = std::make_shared<InferenceSession>(module, device);
+    scores = session->forward(images);
+  } catch (const DeployError& e) {  // the session's own check: "the model ..."
+    throw DeployError(printable(path) + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw DeployError(printable(path) + ": the model fails: " + error_summary(e));
+  }
+  return checked_scores(scores, images.size(0), path);
 }
 
+namespace {
+
+// The loaded module against the digests recorded at export.
+void verify_digests(const ExportedModel& loaded) {
+  const std::string file = printable(loaded.path);
+  if (loaded.metadata.tensor_digests.empty()) {
+    static bool warned = false;  // once per process
+    if (!warned) {
+      std::cerr << "lenet5: warning: " << file << ": exported without tensor digests (before lenet5 recorded "
+                << "them): only the self-test guards it against corruption; export it again to add them\n";
+      warned = true;
+    }
+    return;
+  }
+  const std::string difference = first_difference(loaded.metadata.tensor_digests, tensor_digests(loaded.module));
+  if (!difference.empty()) throw DeployError(file + ": corrupt model: " + difference);
+}
+
+// forward on the check batch: finite scores [16,10], equal to those recorded at export when there are any.
+void run_self_test(ExportedModel& loaded) {
+  const std::string file = printable(loaded.path);
+  torch::Tensor scores;
+  try {
+    c10::InferenceMode inference;
+    const auto images = check_batch().to(loaded.device);
+    scores = checked_scores(loaded.module.forward({images}), images.size(0), loaded.path)
+                 .to(torch::kCPU, torch::kFloat32)
+                 .contiguous();
+  } catch (const DeployError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DeployError(file + ": the model fails on the check batch: " + error_summary(e));
+  }
+  const auto& recorded = loaded.metadata.check_scores;
+  if (recorded.empty()) return;
+  const auto expected = torch::tensor(recorded, torch::kFloat32);
+  if (scores.numel() != expected.numel()) {
+    throw DeployError(file + ": the model fails its self-test: " + std::to_string(scores.numel()) +
+                      " scores for the check batch, " + std::to_string(expected.numel()) + " recorded");
+  }
+  // Bit-exact on the CPU it was exported on; other devices and kernels (TF32 on CUDA) round differently.
+  const double relative = loaded.device.is_cpu() ? 1e-4 : 2e-2;
+  const double difference = max_abs(scores.view({-1}) - expected);
+  if (!(difference <= relative * std::max(1.0, max_abs(expected)))) {
+    throw DeployError(file + ": corrupt model: its scores for the self-test batch differ from those recorded at "
+                             "export (max difference " + std::to_string(difference) + ")");
+  }
+}
+
+}  // namespace
+
 ExportedModel load_exported(const std::string& path, const torch::Device& device) {
+  const std::string file = printable(path);
   std::error_code error;
-  if (!fs::exists(path, error)) throw DeployError(path + ": model file not found");
-  if (fs::is_directory(path, error)) throw DeployError(path + ": is a folder, expected an exported model file");
+  if (!fs::exists(path, error)) throw DeployError(file + ": model file not found");
+  if (fs::is_directory(path, error)) throw DeployError(file + ": is a folder, expected an exported model file");
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   ExportedModel loaded;
+  loaded.path = path;
   loaded.device = device;
   try {
     loaded.module = torch::jit::load(path, device, extra);
-  } catch (const c10::Error& e) {
-    throw DeployError(path + ": not a readable TorchScript model (corrupt, truncated or another format): " +
-                      first_line(e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    throw DeployError(path + ": not a readable TorchScript model (corrupt, truncated or another format): " +
-                      first_line(e.what()));
+    throw DeployError(file + ": not a readable TorchScript model (corrupt, truncated or another format): " +
+                      error_summary(e));
   }
   const std::string& metadata = extra[kMetadataFile];
   if (metadata.empty()) {
     if (is_checkpoint(loaded.module)) {
-      throw DeployError(path + ": is a training checkpoint, not an exported model; export it first with "
-                               "`lenet5 export --checkpoint " + path + " --out MODEL.pt`");
+      throw DeployError(file + ": is a training checkpoint, not an exported model; export it first with "
+                               "`lenet5 export --checkpoint " + file + " --out MODEL.pt`");
     }
-    throw DeployError(path + ": TorchScript file without lenet5's " + kMetadataFile +
+    throw DeployError(file + ": TorchScript file without lenet5's " + kMetadataFile +
                       " (not written by `lenet5 export`)");
   }
   try {
     loaded.metadata = metadata_from_json(metadata);
   } catch (const DeployError& e) {
-    throw DeployError(path + ": " + e.what());
+    throw DeployError(file + ": " + e.what());
   }
-  if (!loaded.module.find_method("forward")) throw DeployError(path + ": the TorchScript module has no forward()");
+  if (!loaded.module.find_method("forward")) throw DeployError(file + ": the TorchScript module has no forward()");
   loaded.module.eval();
-  const auto& recorded = loaded.metadata.check_scores;
-  if (!recorded.empty()) {
-    torch::Tensor scores;
-    try {
-      c10::InferenceMode inference;
-      scores = scores_of(loaded.module, check_batch().to(device)).to(torch::kCPU, torch::kFloat32).contiguous();
-    } catch (const std::exception& e) {
-      throw DeployError(path + ": the model fails its self-test: " + first_line(e.what()));
-    }
-    const auto expected = torch::tensor(recorded, torch::kFloat32);
-    if (scores.numel() != expected.numel()) {
-      throw DeployError(path + ": the model fails its self-test: " + std::to_string(scores.numel()) +
-                        " scores for the check batch, " + std::to_string(expected.numel()) + " recorded");
-    }
-    // Bit-exact on the CPU it was exported on; other devices and kernels (TF32 on CUDA) round differently.
-    const double relative = device.is_cpu() ? 1e-4 : 2e-2;
-    const double difference = max_abs(scores.view({-1}) - expected);
-    if (!(difference <= relative * std::max(1.0, max_abs(expected)))) {
-      throw DeployError(path + ": corrupt model: its scores for the self-test batch differ from those recorded at "
-                               "export (max difference " + std::to_string(difference) + ")");
-    }
-  }
+  verify_digests(loaded);
+  run_self_test(loaded);
   return loaded;
 }
 

@@ -1,5 +1,8 @@
 #include "lenet5/deploy/image.h"
 
+#include "image_format.h"
+#include "lenet5/deploy/printable.h"
+
 #include <stb_image.h>
 #include <stb_image_write.h>
 
@@ -8,9 +11,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace lenet5::deploy {
@@ -19,10 +24,108 @@ namespace fs = std::filesystem;
 
 // Below this spread between background and the strongest ink (in [0,1]) the picture counts as blank.
 constexpr float kMinContrast = 0.1f;
-// Larger pictures (a 64-megapixel photo) are refused before decoding rather than exhausting memory.
-constexpr long long kMaxPixels = 64LL * 1024 * 1024;
+// Larger pictures are refused from their header, before decoding: a digit needs no more, and decoding plus
+// preprocessing a picture this large peaks at about 10 bytes a pixel (164 MB for a 4096x4096 RGBA PNG).
+constexpr long long kMaxPixels = 4096LL * 4096;
+// No supported picture within kMaxPixels needs more (16-bit PPM, 6 bytes a pixel, is the largest).
+constexpr std::uintmax_t kMaxFileBytes = 6 * static_cast<std::uintmax_t>(kMaxPixels) + (1u << 20);
+constexpr const char* kSupportedFormats = "PNG, JPEG, BMP, GIF, TGA or binary PGM/PPM (P5/P6)";
 
 float luma(float r, float g, float b) { return 0.299f * r + 0.587f * g + 0.114f * b; }
+
+std::string first_bytes(const std::vector<std::uint8_t>& bytes) {
+  std::string text;
+  char hex[4];
+  for (size_t i = 0; i < std::min<size_t>(bytes.size(), 4); ++i) {
+    std::snprintf(hex, sizeof hex, i == 0 ? "%02X" : " %02X", bytes[i]);
+    text += hex;
+  }
+  return text;
+}
+
+// stb_image reading from memory through callbacks, so that a decoder asking for bytes past the end (which
+// stb answers with zeros instead of failing) is noticed.
+struct MemoryReader {
+  const std::vector<std::uint8_t>* bytes = nullptr;
+  size_t position = 0;
+  bool ran_past_end = false;
+
+  static int read(void* user, char* out, int size) {
+    auto& self = *static_cast<MemoryReader*>(user);
+    const size_t available = self.bytes->size() - std::min(self.position, self.bytes->size());
+    const size_t n = std::min(available, static_cast<size_t>(std::max(size, 0)));
+    if (n == 0 && size > 0) self.ran_past_end = true;
+    if (n > 0) std::memcpy(out, self.bytes->data() + self.position, n);
+    self.position += n;
+    return static_cast<int>(n);
+  }
+  static void skip(void* user, int n) {
+    auto& self = *static_cast<MemoryReader*>(user);
+    if (n < 0) {
+      self.position -= std::min(self.position, static_cast<size_t>(-static_cast<long long>(n)));
+      return;
+    }
+    self.position += static_cast<size_t>(n);  // skipping past the end is harmless until something is read there
+  }
+  static int eof(void* user) {
+    const auto& self = *static_cast<MemoryReader*>(user);
+    return self.position >= self.bytes->size() ? 1 : 0;
+  }
+  static constexpr stbi_io_callbacks kCallbacks{&MemoryReader::read, &MemoryReader::skip, &MemoryReader::eof};
+};
+
+std::string decoder_reason() {
+  const char* reason = stbi_failure_reason();
+  if (reason == nullptr || *reason == '\0') return "corrupt data";
+  if (std::strcmp(reason, "unknown image type") == 0) return "corrupt or unsupported header";
+  return printable(reason);  // may quote bytes of the file, e.g. a PNG chunk's name
+}
+
+GrayImage to_gray(const stbi_uc* bytes, int width, int height, int channels) {
+  GrayImage image(width, height);
+  const auto n = static_cast<size_t>(width) * static_cast<size_t>(height);
+  const auto c = static_cast<size_t>(channels);
+  for (size_t i = 0; i < n; ++i) {
+    const stbi_uc* p = bytes + i * c;
+    float value = 0;
+    float alpha = 1;
+    switch (channels) {
+      case 1: value = p[0] / 255.0f; break;
+      case 2: value = p[0] / 255.0f; alpha = p[1] / 255.0f; break;
+      case 3: value = luma(p[0], p[1], p[2]) / 255.0f; break;
+      default: value = luma(p[0], p[1], p[2]) / 255.0f; alpha = p[3] / 255.0f; break;
+    }
+    image.pixels[i] = alpha * value + (1.0f - alpha);  // composited on white paper
+  }
+  return image;
+}
+
+// Dimensions from the header first (the pixel cap), then the pixels; `file` is already printable.
+GrayImage decode_checked(const std::vector<std::uint8_t>& bytes, const std::string& file,
+                         const std::string& format_name) {
+  int width = 0, height = 0, channels = 0;
+  MemoryReader header{&bytes};
+  if (stbi_info_from_callbacks(&MemoryReader::kCallbacks, &header, &width, &height, &channels) == 0) {
+    throw ImageError(file + ": cannot decode " + format_name + " image: " + decoder_reason());
+  }
+  if (static_cast<long long>(width) * static_cast<long long>(height) > kMaxPixels) {
+    throw ImageError(file + ": image too large (" + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                     std::to_string(static_cast<long long>(width) * height) + " pixels, at most " +
+                     std::to_string(kMaxPixels) + ", e.g. 4096x4096); scale it down first");
+  }
+  MemoryReader reader{&bytes};
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(
+      stbi_load_from_callbacks(&MemoryReader::kCallbacks, &reader, &width, &height, &channels, 0), stbi_image_free);
+  if (!data) throw ImageError(file + ": cannot decode " + format_name + " image: " + decoder_reason());
+  if (reader.ran_past_end) {
+    throw ImageError(file + ": truncated " + format_name + ": " + std::to_string(bytes.size()) +
+                     " bytes, and the decoder needed more");
+  }
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4) {
+    throw ImageError(file + ": unsupported image layout (" + std::to_string(channels) + " channels)");
+  }
+  return to_gray(data.get(), width, height, channels);
+}
 
 std::string lower_extension(const std::string& path) {
   std::string extension = fs::path(path).extension().string();
@@ -103,45 +206,39 @@ GrayImage resize(const GrayImage& image, int width, int height) {
 
 GrayImage read_image(const std::string& path) {
   std::error_code error;
-  if (!fs::exists(path, error)) throw ImageError(path + ": image not found");
-  if (fs::is_directory(path, error)) throw ImageError(path + ": is a folder, expected an image file");
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw ImageError(path + ": cannot open: " + std::strerror(errno));
+  if (!fs::exists(path, error)) throw ImageError(printable(path) + ": image not found");
+  if (fs::is_directory(path, error)) throw ImageError(printable(path) + ": is a folder, expected an image file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ImageError(printable(path) + ": cannot open: " + std::strerror(errno));
+  const auto size = fs::file_size(path, error);
+  if (!error && size > kMaxFileBytes) {
+    throw ImageError(printable(path) + ": image file too large (" + std::to_string(size) + " bytes, at most " +
+                     std::to_string(kMaxFileBytes) + ")");
   }
-  int width = 0, height = 0, channels = 0;
-  if (stbi_info(path.c_str(), &width, &height, &channels) != 0 &&
-      static_cast<long long>(width) * static_cast<long long>(height) > kMaxPixels) {
-    throw ImageError(path + ": image too large (" + std::to_string(width) + "x" + std::to_string(height) +
-                     " pixels); scale it down first");
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw ImageError(printable(path) + ": cannot read: " + std::strerror(errno));
+  return decode_image(bytes, path);
+}
+
+GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name) {
+  using image_format::Format;
+  const std::string file = printable(name);
+  if (bytes.empty()) throw ImageError(file + ": cannot decode image: the file is empty");
+  const Format format = image_format::detect(bytes.data(), bytes.size());
+  if (format == Format::kUnknown) {
+    throw ImageError(file + ": cannot decode image: unknown format (it starts with " + first_bytes(bytes) +
+                     "); expected " + kSupportedFormats);
   }
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &width, &height, &channels, 0),
-                                                  stbi_image_free);
-  if (!data) {
-    const char* reason = stbi_failure_reason();
-    throw ImageError(path + ": cannot decode image (" + (reason != nullptr ? reason : "unknown error") +
-                     "); expected PNG, JPEG, BMP, GIF, TGA or PGM/PPM");
+  const std::string format_name = image_format::name(format);
+  const std::string unsupported = image_format::unsupported_variant(format, bytes.data(), bytes.size());
+  if (!unsupported.empty()) throw ImageError(file + ": " + unsupported + "; expected " + kSupportedFormats);
+  const auto extent = image_format::required_size(format, bytes.data(), bytes.size());
+  if (extent.needed > bytes.size()) {
+    throw ImageError(file + ": truncated " + format_name + ": " + std::to_string(bytes.size()) + " bytes, " +
+                     (extent.exact ? "header promises " : "its structure needs at least ") +
+                     std::to_string(extent.needed));
   }
-  if (width <= 0 || height <= 0 || channels < 1 || channels > 4) {
-    throw ImageError(path + ": unsupported image layout (" + std::to_string(channels) + " channels)");
-  }
-  GrayImage image(width, height);
-  const auto n = static_cast<size_t>(width) * static_cast<size_t>(height);
-  const auto c = static_cast<size_t>(channels);
-  const stbi_uc* bytes = data.get();
-  for (size_t i = 0; i < n; ++i) {
-    const stbi_uc* p = bytes + i * c;
-    float value = 0;
-    float alpha = 1;
-    switch (channels) {
-      case 1: value = p[0] / 255.0f; break;
-      case 2: value = p[0] / 255.0f; alpha = p[1] / 255.0f; break;
-      case 3: value = luma(p[0], p[1], p[2]) / 255.0f; break;
-      default: value = luma(p[0], p[1], p[2]) / 255.0f; alpha = p[3] / 255.0f; break;
-    }
-    image.pixels[i] = alpha * value + (1.0f - alpha);  // composited on white paper
-  }
-  return image;
+  return decode_checked(bytes, file, format_name);
 }
 
 void write_image(const std::string& path, const GrayImage& image) {
@@ -152,15 +249,15 @@ void write_image(const std::string& path, const GrayImage& image) {
   const std::string extension = lower_extension(path);
   if (extension == ".png") {
     if (stbi_write_png(path.c_str(), image.width, image.height, 1, bytes.data(), image.width) == 0) {
-      throw ImageError(path + ": cannot write image");
+      throw ImageError(printable(path) + ": cannot write image");
     }
   } else if (extension == ".pgm") {
     std::ofstream out(path, std::ios::binary);
     out << "P5\n" << image.width << " " << image.height << "\n255\n";
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw ImageError(path + ": cannot write image: " + std::strerror(errno));
+    if (!out) throw ImageError(printable(path) + ": cannot write image: " + std::strerror(errno));
   } else {
-    throw ImageError(path + ": cannot write '" + extension + "' images; use .png or .pgm");
+    throw ImageError(printable(path) + ": cannot write '" + extension + "' images; use .png or .pgm");
   }
 }
 
@@ -251,7 +348,7 @@ GrayImage load_digit(const std::string& path, const PreprocessOptions& options) 
   try {
     return preprocess(image, options);
   } catch (const ImageError& e) {
-    throw ImageError(path + ": " + e.what());
+    throw ImageError(printable(path) + ": " + e.what());
   }
 }
 

@@ -3,11 +3,28 @@
 #include <torch/csrc/jit/passes/xnnpack_rewrite.h>
 
 #include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <vector>
 
 #include "lenet5/deploy/export.h"
+#include "lenet5/deploy/printable.h"
+#include "lenet5/model/lenet5.h"
 
 namespace lenet5::deploy {
 namespace {
+
+std::string type_of(const c10::IValue& value) { return value.isNone() ? "None" : value.type()->repr_str(); }
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto begin = line.find_first_not_of(" \t\r");
+    if (begin != std::string::npos) lines.push_back(line.substr(begin));
+  }
+  return lines;
+}
 
 torch::Tensor run(torch::jit::Module& module, const torch::Tensor& images) {
   return module.forward({images}).toTensor();
@@ -35,10 +52,63 @@ bool agrees(torch::jit::Module& candidate, torch::jit::Module& reference, const 
 
 }  // namespace
 
+torch::Tensor checked_scores(const c10::IValue& output, int64_t batch, const std::string& model) {
+  const std::string expected = "[" + std::to_string(batch) + ", " + std::to_string(model::kNumClasses) + "]";
+  if (!output.isTensor()) {
+    throw DeployError(printable(model) + ": forward returns " + type_of(output) + ", expected a tensor " + expected);
+  }
+  const auto scores = output.toTensor();
+  if (scores.dim() != 2 || scores.size(0) != batch || scores.size(1) != model::kNumClasses) {
+    std::ostringstream shape;
+    shape << scores.sizes();
+    throw DeployError(printable(model) + ": forward returns " + shape.str() + ", expected " + expected);
+  }
+  if (!scores.is_floating_point()) {
+    throw DeployError(printable(model) + ": forward returns " + std::string(c10::toString(scores.scalar_type())) +
+                      " scores, expected floating point");
+  }
+  const int64_t bad = torch::isfinite(scores).logical_not().any(1).sum().item<int64_t>();
+  if (bad > 0) {
+    throw DeployError(printable(model) + ": forward returns non-finite scores (NaN or infinity) for " +
+                      std::to_string(bad) + " of " + std::to_string(batch) + " images");
+  }
+  return scores;
+}
+
+std::string error_summary(const std::exception& error) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&error);
+  const auto lines = lines_of(c10_error != nullptr ? c10_error->what_without_backtrace() : error.what());
+  if (lines.empty()) return "unknown error";
+  // The interpreter's report ends with the Python-style exception line ("RuntimeError: ...").
+  const bool traceback = std::any_of(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.rfind("Traceback of TorchScript", 0) == 0;
+  });
+  if (traceback) {
+    const auto names_an_exception = [](const std::string& line) {  // "RuntimeError: ...", "builtins.ValueError: ..."
+      const auto colon = line.find(": ");
+      return colon != std::string::npos && colon > 0 &&
+             std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(colon),
+                         [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; });
+    };
+    const auto last = std::find_if(lines.rbegin(), lines.rend(), names_an_exception);
+    if (last != lines.rend()) return printable(*last);
+  }
+  return printable(lines.front());
+}
+
 InferenceSession::InferenceSession(const torch::jit::Module& module, const torch::Device& device) {
   auto reference = module.clone();
   reference.to(device);
   reference.eval();
+  try {
+    c10::InferenceMode inference;
+    const auto images = check_batch().to(device);
+    checked_scores(reference.forward({images}), images.size(0), "the model");
+  } catch (const DeployError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DeployError("the model fails on the check batch: " + error_summary(e));
+  }
   large_batches_ = reference;
   large_batch_engine_ = "torchscript";
   try {

@@ -4,6 +4,7 @@
 
 #include <iomanip>
 #include <sstream>
+#include <stdexcept>
 
 #include "lenet5/model/loss.h"
 
@@ -18,6 +19,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
   const int64_t n = data.length();
   auto loss_sum = torch::zeros({}, images.options().dtype(torch::kFloat64));
   auto confusion = torch::zeros({100}, targets.options());
+  auto non_finite = torch::zeros({}, targets.options());  // images with a NaN or infinite score
   // Confidence of each wrong prediction (-1 where right), kept on the device until the end.
   std::vector<torch::Tensor> wrong_confidence;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
@@ -25,6 +27,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
     auto x = images.slice(0, begin, end);
     auto y = targets.slice(0, begin, end);
     auto scores = scorer(x);
+    non_finite += torch::isfinite(scores).logical_not().any(1).sum();
     loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
     auto predicted = scores.argmax(1);
     confusion += torch::bincount(y * 10 + predicted, {}, 100);
@@ -33,6 +36,11 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
       auto confidence = torch::softmax(scores.to(torch::kFloat32), 1).amax(1);
       wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
     }
+  }
+  if (const int64_t bad = non_finite.item<int64_t>(); bad > 0) {
+    const std::string prefix = options.model_name.empty() ? "" : options.model_name + ": ";
+    throw std::runtime_error(prefix + "the model returns non-finite scores (NaN or infinity) for " +
+                             std::to_string(bad) + " of " + std::to_string(n) + " images");
   }
   Evaluation result;
   result.n = n;

@@ -83,9 +83,63 @@ std::optional<json> read_json_object(const std::string& path) {
   return value;
 }
 
-double number_or_nan(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_number() ? it->get<double>() : kNaN;
+// Bounds on what a run's files may hold: far above any real run, low enough that nothing drawn from them
+// (an axis from epoch 1 to N, a K x K table) can exhaust memory.
+constexpr double kMaxEpoch = 1e6;
+constexpr double kMaxImages = 1e9;
+constexpr size_t kMaxMistakes = 1000;
+
+// Checks the fields of one JSON object; errors are one line naming the file (and line) and the field.
+class Fields {
+ public:
+  Fields(const json& object, std::string where) : object_(object), where_(std::move(where)) {}
+
+  // The field's value in [lo, hi] (a whole number when `whole`); NaN when the field is absent or null.
+  double number(const std::string& key, double lo, double hi, bool whole = false) const {
+    const auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) return kNaN;
+    return checked(*it, key, lo, hi, whole);
+  }
+  double checked(const json& value, const std::string& key, double lo, double hi, bool whole) const {
+    if (!value.is_number()) fail(key, "is " + std::string(value.type_name()) + ", expected a number");
+    const double v = value.get<double>();
+    const bool in_range = std::isfinite(v) && v >= lo && v <= hi && (!whole || v == std::floor(v));
+    if (!in_range) fail(key, "is " + value.dump() + ", expected " + expectation(lo, hi, whole));
+    return v;
+  }
+  static std::string expectation(double lo, double hi, bool whole) {
+    const std::string kind = whole ? "a whole number" : "a number";
+    const bool bounded_below = lo > -std::numeric_limits<double>::max();
+    const bool bounded_above = hi < std::numeric_limits<double>::max();
+    if (bounded_below && bounded_above) return kind + " in [" + text::number(lo, 6) + ", " + text::number(hi, 6) + "]";
+    if (bounded_below) return kind + " >= " + text::number(lo, 6);
+    return whole ? "a whole number" : "a finite number";
+  }
+  [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
+    throw std::runtime_error(where_ + ": field '" + key + "' " + problem);
+  }
+
+ private:
+  const json& object_;
+  std::string where_;
+};
+
+Epoch parse_epoch(const json& m, const std::string& where, int64_t position) {
+  const Fields fields(m, where);
+  constexpr double kMax = std::numeric_limits<double>::max();
+  Epoch e;
+  const double epoch = fields.number("epoch", 1, kMaxEpoch, /*whole=*/true);
+  e.epoch = std::isfinite(epoch) ? static_cast<int64_t>(epoch) : position;
+  e.train_loss = fields.number("train_loss", -kMax, kMax);
+  e.train_accuracy = fields.number("train_accuracy", 0, 1);
+  e.test_loss = fields.number("test_loss", -kMax, kMax);
+  e.test_accuracy = fields.number("test_accuracy", 0, 1);
+  e.val_loss = fields.number("val_loss", -kMax, kMax);
+  e.val_accuracy = fields.number("val_accuracy", 0, 1);
+  e.lr = fields.number("lr", 0, kMax);
+  e.seconds = fields.number("seconds", 0, kMax);
+  e.images_per_second = fields.number("images_per_second", 0, kMax);
+  return e;
 }
 
 std::vector<Epoch> read_metrics(const std::string& path) {
@@ -94,51 +148,81 @@ std::vector<Epoch> read_metrics(const std::string& path) {
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
     json m;
     try {
       m = json::parse(line);
     } catch (const json::exception& e) {
-      throw std::runtime_error(path + ":" + std::to_string(number) + ": malformed JSON: " + e.what());
+      throw std::runtime_error(where + ": malformed JSON: " + e.what());
     }
-    if (!m.is_object()) throw std::runtime_error(path + ":" + std::to_string(number) + ": malformed: expected a JSON object");
-    Epoch e;
-    const double epoch = number_or_nan(m, "epoch");
-    e.epoch = std::isfinite(epoch) ? static_cast<int64_t>(epoch) : static_cast<int64_t>(epochs.size()) + 1;
-    e.train_loss = number_or_nan(m, "train_loss");
-    e.train_accuracy = number_or_nan(m, "train_accuracy");
-    e.test_loss = number_or_nan(m, "test_loss");
-    e.test_accuracy = number_or_nan(m, "test_accuracy");
-    e.val_loss = number_or_nan(m, "val_loss");
-    e.val_accuracy = number_or_nan(m, "val_accuracy");
-    e.lr = number_or_nan(m, "lr");
-    e.seconds = number_or_nan(m, "seconds");
-    e.images_per_second = number_or_nan(m, "images_per_second");
-    epochs.push_back(e);
+    if (!m.is_object()) throw std::runtime_error(where + ": malformed: expected a JSON object");
+    epochs.push_back(parse_epoch(m, where, static_cast<int64_t>(epochs.size()) + 1));
   }
   return epochs;
 }
 
-Evaluation parse_evaluation(const json& j, const std::string& path) {
+// evaluation.json: counts, fractions and class indices within range, tables of `classes` rows and columns.
+Evaluation parse_evaluation(const json& j, const std::string& path, size_t classes) {
+  const Fields fields(j, path);
+  const double top_class = static_cast<double>(classes) - 1;
   Evaluation e;
-  try {
-    e.n = j.value("n", int64_t{0});
-    e.accuracy = number_or_nan(j, "accuracy");
-    e.loss = number_or_nan(j, "loss");
-    if (j.contains("per_class_accuracy")) e.per_class_accuracy = j.at("per_class_accuracy").get<std::vector<double>>();
-    if (j.contains("confusion")) e.confusion = j.at("confusion").get<std::vector<std::vector<int64_t>>>();
-    if (j.contains("worst_mistakes")) {
-      for (const auto& m : j.at("worst_mistakes")) {
-        e.mistakes.push_back({m.at("index").get<int64_t>(), m.at("label").get<int64_t>(),
-                              m.at("predicted").get<int64_t>(), number_or_nan(m, "confidence")});
-      }
+  const double n = fields.number("n", 0, kMaxImages, /*whole=*/true);
+  e.n = std::isfinite(n) ? static_cast<int64_t>(n) : 0;
+  e.accuracy = fields.number("accuracy", 0, 1);
+  e.loss = fields.number("loss", -std::numeric_limits<double>::max(), std::numeric_limits<double>::max());
+  auto array_of = [&](const char* key, size_t expected_size) -> const json* {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return nullptr;
+    if (!it->is_array()) fields.fail(key, "is " + std::string(it->type_name()) + ", expected an array");
+    if (expected_size > 0 && it->size() != expected_size) {
+      fields.fail(key, "has " + std::to_string(it->size()) + " entries, expected " + std::to_string(expected_size) +
+                           " (one per class)");
     }
-  } catch (const json::exception& error) {
-    throw std::runtime_error(path + ": malformed: " + error.what());
+    return &*it;
+  };
+  if (const json* accuracies = array_of("per_class_accuracy", classes)) {
+    for (const auto& value : *accuracies) e.per_class_accuracy.push_back(fields.checked(value, "per_class_accuracy", 0, 1, false));
   }
-  for (const auto& row : e.confusion) {
-    if (row.size() != e.confusion.size()) throw std::runtime_error(path + ": malformed: confusion matrix is not square");
+  if (const json* rows = array_of("confusion", classes)) {
+    for (const auto& row : *rows) {
+      if (!row.is_array() || row.size() != classes) {
+        fields.fail("confusion", "is not a " + std::to_string(classes) + "x" + std::to_string(classes) + " matrix");
+      }
+      auto& counts = e.confusion.emplace_back();
+      for (const auto& count : row) counts.push_back(static_cast<int64_t>(fields.checked(count, "confusion", 0, kMaxImages, true)));
+    }
+  }
+  if (const json* mistakes = array_of("worst_mistakes", 0)) {
+    if (mistakes->size() > kMaxMistakes) {
+      fields.fail("worst_mistakes", "has " + std::to_string(mistakes->size()) + " entries, at most " +
+                                        std::to_string(kMaxMistakes));
+    }
+    for (const auto& m : *mistakes) {
+      if (!m.is_object()) fields.fail("worst_mistakes", "holds " + std::string(m.type_name()) + ", expected objects");
+      const Fields mistake(m, path + ": worst_mistakes");
+      auto required = [&](const char* key, double hi) {
+        const double v = mistake.number(key, 0, hi, /*whole=*/true);
+        if (!std::isfinite(v)) mistake.fail(key, "is missing");
+        return static_cast<int64_t>(v);
+      };
+      e.mistakes.push_back({required("index", kMaxImages), required("label", top_class), required("predicted", top_class),
+                            mistake.number("confidence", 0, 1)});
+    }
   }
   return e;
+}
+
+std::string config_string(const Run& run, const char* key) {
+  const auto it = run.config.find(key);
+  if (it == run.config.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::vector<std::string> class_names(const std::string& dataset) {
+  if (dataset == "fashion-mnist") {
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+  }
+  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 }
 
 Run load_run(const std::string& dir) {
@@ -155,21 +239,9 @@ Run load_run(const std::string& dir) {
     run.epochs = read_metrics(metrics);
   }
   const std::string evaluation = (root / "evaluation.json").string();
-  if (auto j = read_json_object(evaluation)) run.evaluation = parse_evaluation(*j, evaluation);
+  const size_t classes = class_names(config_string(run, "dataset")).size();
+  if (auto j = read_json_object(evaluation)) run.evaluation = parse_evaluation(*j, evaluation, classes);
   return run;
-}
-
-std::string config_string(const Run& run, const char* key) {
-  const auto it = run.config.find(key);
-  if (it == run.config.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-std::vector<std::string> class_names(const std::string& dataset) {
-  if (dataset == "fashion-mnist") {
-    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-  }
-  return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
 }
 
 std::string class_name(const std::vector<std::string>& names, int64_t index) {

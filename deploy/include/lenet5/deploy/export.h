@@ -35,6 +35,11 @@ inline constexpr const char* kInputContract =
 inline constexpr const char* kOutputContract =
     "float32 [N,10] scores, higher = more likely; softmax(scores, dim=1) gives class probabilities";
 
+// CRC-32 of each tensor's bytes, keyed by name in the module's order: parameters and buffers by their names,
+// the constants of a frozen module as "constant N". Torch archives are read without checking their own CRCs.
+using TensorDigests = std::vector<std::pair<std::string, std::string>>;
+TensorDigests tensor_digests(const torch::jit::Module& module);
+
 struct ExportMetadata {
   model::Variant variant = model::Variant::kModern;
   std::string dataset = "mnist";
@@ -47,6 +52,7 @@ struct ExportMetadata {
   bool optimized = false;
   std::string optimization;        // "none", "freeze" or "freeze+optimize_for_inference"
   std::vector<float> check_scores;  // the module's scores for check_batch(), [16*10]
+  TensorDigests tensor_digests;     // of the module as loaded; empty in files exported before they existed
   std::string input;
   std::string output;
   std::string torch_version;
@@ -82,18 +88,22 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
                                 bool optimize);
 
 struct ExportedModel {
+  std::string path;           // the file, named in errors
   torch::jit::Module module;  // as loaded
   ExportMetadata metadata;
   torch::Device device = torch::kCPU;
   std::shared_ptr<InferenceSession> session;  // the module compiled for serving, built by the first forward()
 
-  // Scores through the compiled session (same numbers as the module's forward, to float rounding).
+  // Scores through the compiled session (same numbers as the module's forward, to float rounding). Throws
+  // DeployError naming the file when the model fails, returns another shape or non-finite scores.
   torch::Tensor forward(const torch::Tensor& images);
 };
 
-// Loads an exported model onto `device` and runs the self-test (check_batch() against the recorded scores).
-// A missing, truncated or corrupt file, a file that is not TorchScript or not ours (a training checkpoint,
-// say) throws DeployError with one line starting with the path.
+// Loads an exported model onto `device`, verifies every tensor against the digests recorded at export, checks
+// that forward maps check_batch() to finite float scores [16,10] and runs the self-test (those scores against
+// the ones recorded). A missing, truncated or corrupt file, a file that is not TorchScript or not ours (a
+// training checkpoint, say), a model that raises, returns a tuple or another shape, throws DeployError with
+// one line starting with the path. Files without digests (exported before they existed) load with a warning.
 ExportedModel load_exported(const std::string& path, const torch::Device& device = torch::kCPU);
 
 }  // namespace lenet5::deploy

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -31,9 +32,14 @@ struct GrayImage {
   }
 };
 
-// PNG, JPEG, BMP, GIF, TGA, PGM/PPM (whatever stb_image decodes): colour becomes luma, transparency is
-// composited on white. Throws ImageError naming the file when it is missing or cannot be decoded.
+// PNG, JPEG, BMP, GIF, TGA and binary PGM/PPM (P5/P6): colour becomes luma, transparency is composited on
+// white. Throws ImageError naming the file when it is missing or cannot be decoded: an unknown format or an
+// unsupported variant (ASCII PNM), truncated data (fewer bytes than the header, chunks or segments call
+// for), a decoder error (the detected format named), or more than 4096x4096 pixels (refused from the header).
 GrayImage read_image(const std::string& path);
+
+// read_image on bytes already in memory; `name` (escaped for the terminal) starts every message.
+GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name);
 
 // Writes 8-bit grayscale; the format follows the extension, .png or .pgm.
 void write_image(const std::string& path, const GrayImage& image);

@@ -10,12 +10,21 @@
 
 namespace lenet5::deploy {
 
+// The scores in `output` when it is a floating-point tensor [batch, 10] of finite values; otherwise throws
+// DeployError "<model>: forward returns ..." saying what is wrong.
+torch::Tensor checked_scores(const c10::IValue& output, int64_t batch, const std::string& model);
+
+// The line of an error from TorchScript that says what went wrong, without the interpreter's traceback,
+// the C++ frames or the source excerpt.
+std::string error_summary(const std::exception& error);
+
 // Two compiled forms of the module, picked by batch size:
 //   larger batches: freeze + optimize_for_inference (on CPU, oneDNN convolutions with prepacked weights);
 //   on CPU, batches of up to kSmallBatchMax: optimize_for_mobile's XNNPACK kernels with prepacked weights,
 //   about twice as fast as oneDNN for a single image (scripts/bench.sh measures both).
 // Each form must reproduce the module's scores on check_batch(); one that fails to compile or disagrees is
-// not used, and the module as given serves instead.
+// not used, and the module as given serves instead. The module itself must give finite scores [16,10] on
+// check_batch(): otherwise the constructor throws DeployError.
 class InferenceSession {
  public:
   static constexpr int64_t kSmallBatchMax = 2;

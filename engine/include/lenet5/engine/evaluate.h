@@ -32,10 +32,12 @@ struct Evaluation {
 using Scorer = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // Scores `data` in batches (on the data's device) under InferenceMode; reads results from the device once.
+// Non-finite scores (NaN or infinity) for any image throw std::runtime_error naming `model_name`.
 struct EvaluateOptions {
   int64_t batch_size = 1000;
   int64_t worst_mistakes = 0;  // how many of the most confidently wrong samples to keep
   std::function<void(int64_t done, int64_t total)> on_progress;  // after each batch, when set
+  std::string model_name;  // the file the model came from, starting error messages when not empty
 };
 
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
