@@ -29,7 +29,8 @@ void run_report(const ReportOptions& options) {
     const fs::path raw = fs::path(options.data_dir) / "t10k-images-idx3-ubyte";
     inputs.test_images = fs::exists(raw) ? raw.string() : raw.string() + ".gz";
   }
-  std::cout << "wrote " << report::write_report(inputs) << "\n";
+  const std::string written = report::write_report(inputs);  // "wrote" only once it is written
+  std::cout << "wrote " << written << "\n";
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/device.h"
-#include "lenet5/engine/run_files.h"
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -239,6 +240,12 @@ torch::jit::Module to_torchscript(model::LeNet5& model) {
 
 ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& metadata, const std::string& out_path,
                                 bool optimize) {
+  // Before any work: the output must not be the checkpoint it comes from, a device or a folder.
+  try {
+    files::check_output_path(out_path, {metadata.source});
+  } catch (const files::FileError& e) {
+    throw DeployError(e.what());
+  }
   ExportMetadata stored = metadata;
   stored.variant = model->options.variant();
   if (stored.class_names.empty()) stored.class_names = data::class_names(data::parse_dataset_kind(stored.dataset));
@@ -283,11 +290,11 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     fs::create_directories(parent, error);
     if (error) throw DeployError(out_path + ": cannot create folder " + parent.string() + ": " + error.message());
   }
-  if (fs::is_directory(out_path, error)) throw DeployError(out_path + ": is a folder, expected a file name");
   const std::string bytes = archive.str();
   try {
-    engine::write_file_atomically(out_path, bytes);
-  } catch (const std::runtime_error& e) {
+    files::check_output_path(out_path, {metadata.source});
+    files::write_file_atomically(out_path, bytes);
+  } catch (const files::FileError& e) {
     throw DeployError(e.what());
   }
   report.bytes = static_cast<int64_t>(bytes.size());
@@ -301,14 +308,17 @@ torch::Tensor ExportedModel::forward(const torch::Tensor& images) {
 }
 
 ExportedModel load_exported(const std::string& path, const torch::Device& device) {
-  std::error_code error;
-  if (!fs::exists(path, error)) throw DeployError(path + ": model file not found");
-  if (fs::is_directory(path, error)) throw DeployError(path + ": is a folder, expected an exported model file");
+  std::istringstream bytes;
+  try {
+    bytes.str(files::read_input(path, files::InputKind::kModel));  // once, and only a regular file
+  } catch (const files::FileError& e) {
+    throw DeployError(e.what());
+  }
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   ExportedModel loaded;
   loaded.device = device;
   try {
-    loaded.module = torch::jit::load(path, device, extra);
+    loaded.module = torch::jit::load(bytes, device, extra);
   } catch (const c10::Error& e) {
     throw DeployError(path + ": not a readable TorchScript model (corrupt, truncated or another format): " +
                       first_line(e.what_without_backtrace()));

@@ -10,8 +10,11 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <memory>
+
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -102,21 +105,22 @@ GrayImage resize(const GrayImage& image, int width, int height) {
 }  // namespace
 
 GrayImage read_image(const std::string& path) {
-  std::error_code error;
-  if (!fs::exists(path, error)) throw ImageError(path + ": image not found");
-  if (fs::is_directory(path, error)) throw ImageError(path + ": is a folder, expected an image file");
-  {
-    std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw ImageError(path + ": cannot open: " + std::strerror(errno));
+  std::string file;
+  try {
+    file = files::read_input(path, files::InputKind::kImage);  // once, and only a regular file
+  } catch (const files::FileError& e) {
+    throw ImageError(e.what());
   }
+  const auto* file_bytes = reinterpret_cast<const stbi_uc*>(file.data());
+  const int file_size = static_cast<int>(std::min<std::size_t>(file.size(), std::numeric_limits<int>::max()));
   int width = 0, height = 0, channels = 0;
-  if (stbi_info(path.c_str(), &width, &height, &channels) != 0 &&
+  if (stbi_info_from_memory(file_bytes, file_size, &width, &height, &channels) != 0 &&
       static_cast<long long>(width) * static_cast<long long>(height) > kMaxPixels) {
     throw ImageError(path + ": image too large (" + std::to_string(width) + "x" + std::to_string(height) +
                      " pixels); scale it down first");
   }
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load(path.c_str(), &width, &height, &channels, 0),
-                                                  stbi_image_free);
+  std::unique_ptr<stbi_uc, void (*)(void*)> data(
+      stbi_load_from_memory(file_bytes, file_size, &width, &height, &channels, 0), stbi_image_free);
   if (!data) {
     const char* reason = stbi_failure_reason();
     throw ImageError(path + ": cannot decode image (" + (reason != nullptr ? reason : "unknown error") +
@@ -144,23 +148,33 @@ GrayImage read_image(const std::string& path) {
   return image;
 }
 
-void write_image(const std::string& path, const GrayImage& image) {
+std::string encode_image(const GrayImage& image, const std::string& extension) {
   std::vector<std::uint8_t> bytes(image.pixels.size());
   std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(), [](float v) {
     return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
   });
-  const std::string extension = lower_extension(path);
+  std::string encoded;
   if (extension == ".png") {
-    if (stbi_write_png(path.c_str(), image.width, image.height, 1, bytes.data(), image.width) == 0) {
-      throw ImageError(path + ": cannot write image");
+    auto append = [](void* out, void* data, int size) { static_cast<std::string*>(out)->append(static_cast<char*>(data), static_cast<std::size_t>(size)); };
+    if (stbi_write_png_to_func(append, &encoded, image.width, image.height, 1, bytes.data(), image.width) == 0) {
+      throw ImageError("cannot encode the image as PNG");
     }
   } else if (extension == ".pgm") {
-    std::ofstream out(path, std::ios::binary);
-    out << "P5\n" << image.width << " " << image.height << "\n255\n";
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw ImageError(path + ": cannot write image: " + std::strerror(errno));
+    encoded = "P5\n" + std::to_string(image.width) + " " + std::to_string(image.height) + "\n255\n";
+    encoded.append(bytes.begin(), bytes.end());
   } else {
-    throw ImageError(path + ": cannot write '" + extension + "' images; use .png or .pgm");
+    throw ImageError("cannot write '" + extension + "' images; use .png or .pgm");
+  }
+  return encoded;
+}
+
+void write_image(const std::string& path, const GrayImage& image) {
+  try {
+    files::write_file_atomically(path, encode_image(image, lower_extension(path)));
+  } catch (const ImageError& e) {
+    throw ImageError(path + ": " + e.what());
+  } catch (const files::FileError& e) {
+    throw ImageError(e.what());
   }
 }
 

@@ -121,7 +121,7 @@ EpochMetrics metrics_from_json(const json& line) {
 // (a line cut by a crash) is dropped.
 std::vector<EpochMetrics> read_history(const std::string& path, int64_t completed) {
   std::vector<EpochMetrics> history;
-  std::ifstream in(path);
+  std::istringstream in(files::read_input(path, files::InputKind::kRunFile));
   std::string text;
   while (std::getline(in, text)) {
     try {
@@ -137,19 +137,6 @@ std::string history_text(const std::vector<EpochMetrics>& history) {
   std::string text;
   for (const auto& m : history) text += metrics_json(m).dump() + "\n";
   return text;
-}
-
-// Temporary files (<name>.tmp.<pid>, see write_file_atomically) a killed run left in its folder.
-void remove_stale_temporaries(const std::string& run_dir) {
-  std::error_code error;
-  for (fs::directory_iterator it(run_dir, error), end; !error && it != end; it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    const auto mark = name.rfind(".tmp.");
-    if (mark != std::string::npos && mark > 0 && mark + 5 < name.size() &&
-        name.find_first_not_of("0123456789", mark + 5) == std::string::npos) {
-      fs::remove(it->path(), error);
-    }
-  }
 }
 
 // The score the best checkpoint is chosen by: validation accuracy when held out, else test accuracy.
@@ -199,23 +186,15 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   const Schedule schedule = parse_schedule(options.schedule);
   const double base_lr = options.lr > 0 ? options.lr : recommended_learning_rate(options.optimizer, options.variant);
 
-  // The run folder must be usable before any time is spent training.
-  const std::string run_dir = options.out_dir.empty() ? new_run_directory("runs", options.variant) : options.out_dir;
+  // The run folder must be usable before any time is spent training; it stays locked until train() returns.
+  const RunFolder folder(options.out_dir, options.resume, "runs", options.variant);
+  const std::string& run_dir = folder.path();
   const std::string checkpoint_path = (fs::path(run_dir) / kCheckpointFile).string();
   const std::string metrics_path = (fs::path(run_dir) / kMetricsFile).string();
-  if (options.resume) {
-    if (!fs::exists(checkpoint_path)) throw std::invalid_argument("--resume: " + checkpoint_path + " does not exist");
-  } else if (fs::exists(checkpoint_path)) {
-    throw std::invalid_argument("--out: " + run_dir + " already holds a run; pass --resume to continue it or choose another folder");
-  }
-  ensure_writable_directory(run_dir);
-  remove_stale_temporaries(run_dir);
 
-  // Data, resident on the training device.
-  data::MnistDataset train_set(options.data_dir, data::Split::kTrain);
-  data::MnistDataset test_set(options.data_dir, data::Split::kTest);
-  if (options.train_limit > 0 && options.train_limit < train_set.length()) train_set = train_set.slice(0, options.train_limit);
-  if (options.test_limit > 0 && options.test_limit < test_set.length()) test_set = test_set.slice(0, options.test_limit);
+  // Data, resident on the training device; the limits apply before the files are read.
+  data::MnistDataset train_set(options.data_dir, data::Split::kTrain, options.train_limit);
+  data::MnistDataset test_set(options.data_dir, data::Split::kTest, options.test_limit);
   std::optional<data::MnistDataset> val_set;
   if (options.val_split > 0) {
     if (train_set.length() < 2) {

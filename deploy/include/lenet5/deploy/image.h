@@ -35,7 +35,9 @@ struct GrayImage {
 // composited on white. Throws ImageError naming the file when it is missing or cannot be decoded.
 GrayImage read_image(const std::string& path);
 
-// Writes 8-bit grayscale; the format follows the extension, .png or .pgm.
+// The bytes of an 8-bit grayscale file; `extension` is ".png" or ".pgm".
+std::string encode_image(const GrayImage& image, const std::string& extension);
+// Writes 8-bit grayscale atomically (lenet5_files); the format follows the extension, .png or .pgm.
 void write_image(const std::string& path, const GrayImage& image);
 
 struct PreprocessOptions {
