@@ -150,6 +150,7 @@ TEST(HostileFiles, ASecondRunIntoABusyFolderFailsAndForeignFilesAreKept) {
   TempDir dir;
   write_dataset(dir.file("data"));
   const std::string run = dir.file("run");
+  fs::create_directories(run);
   {
     // Held here the way a running `lenet5 train` holds it (the same lock, from another process).
     const lenet5::engine::RunFolder running(run, false);
