@@ -177,8 +177,8 @@ TEST(HostileFiles, ASecondRunIntoABusyFolderFailsAndForeignFilesAreKept) {
 TEST(HostileFiles, VisualizeWritesWholeFilesUnderAnyName) {
   TempDir dir;
   const bool has_converter = lenet5::testing::run_shell("command -v rsvg-convert").exit_code == 0;
-  const auto dashed = run_lenet5(std::string("visualize --variant modern --out=--zoom.svg") + (has_converter ? " --png" : ""),
-                                 "cd " + dir.path() + ";");
+  const std::string png_flag = has_converter ? " --png" : "";
+  const auto dashed = run_lenet5("visualize --variant modern --out=--zoom.svg" + png_flag, "cd " + dir.path() + ";");
   EXPECT_EQ(dashed.exit_code, 0) << dashed.output;
   EXPECT_TRUE(fs::exists(dir.file("--zoom.svg")));
   if (has_converter) {

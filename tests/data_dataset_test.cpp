@@ -109,7 +109,8 @@ TEST(MnistDataset, ALimitReadsOnlyTheImagesAsked) {
   using lenet5::testing::idx_bytes;
   constexpr std::uint32_t kCount = 2700000;
   lenet5::testing::write_file(dir.file("train-images-idx3-ubyte"), idx_bytes(0x803, {kCount, 28, 28}, {255}));
-  ASSERT_EQ(::truncate(dir.file("train-images-idx3-ubyte").c_str(), static_cast<off_t>(16 + std::uint64_t{kCount} * 784)), 0);
+  const auto images_size = static_cast<off_t>(16 + std::uint64_t{kCount} * 784);
+  ASSERT_EQ(::truncate(dir.file("train-images-idx3-ubyte").c_str(), images_size), 0);
   lenet5::testing::write_file(dir.file("train-labels-idx1-ubyte"), idx_bytes(0x801, {kCount}, {3}));
   ASSERT_EQ(::truncate(dir.file("train-labels-idx1-ubyte").c_str(), static_cast<off_t>(8 + kCount)), 0);
   const MnistDataset dataset(dir.path(), Split::kTrain, 2000);

@@ -100,8 +100,10 @@ TEST(RunFolder, AFolderCreatedForARunThatWroteNothingIsRemoved) {
 TEST(RunFolder, OutputThatIsNoFolder) {
   TempDir dir;
   touch(dir.file("plain"));
-  EXPECT_EQ(error_of([&] { RunFolder folder(dir.file("plain"), false); }), dir.file("plain") + ": exists and is not a folder");
-  EXPECT_THAT(error_of([&] { RunFolder folder(dir.file("plain/run"), false); }), HasSubstr("plain/run: cannot create folder"));
+  EXPECT_EQ(error_of([&] { RunFolder folder(dir.file("plain"), false); }),
+            dir.file("plain") + ": exists and is not a folder");
+  EXPECT_THAT(error_of([&] { RunFolder folder(dir.file("plain/run"), false); }),
+              HasSubstr("plain/run: cannot create folder"));
 }
 
 }  // namespace

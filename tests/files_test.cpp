@@ -85,7 +85,8 @@ TEST_F(NoHang, ReadInputRefusesEveryKindOfNonRegularFile) {
 TEST_F(NoHang, MessagesNameWhatWasExpected) {
   const std::string fifo = dir_.file("x");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_THAT(error_of([&] { lenet5::files::InputFile(fifo, InputKind::kImage); }), HasSubstr("expected an image file"));
+  EXPECT_THAT(error_of([&] { lenet5::files::InputFile(fifo, InputKind::kImage); }),
+              HasSubstr("expected an image file"));
   EXPECT_THAT(error_of([&] { lenet5::files::InputFile(fifo, InputKind::kModel); }),
               HasSubstr("expected an exported model file"));
   EXPECT_THAT(error_of([&] { lenet5::files::InputFile(fifo, InputKind::kIdx); }), HasSubstr("expected an IDX file"));
@@ -108,7 +109,8 @@ TEST(CheckOutputPath, RefusesAnInputUnderAnyName) {
   write_text(input, "weights");
   fs::create_symlink(input, dir.file("symlink.pt"));
   fs::create_hard_link(input, dir.file("hardlink.pt"));
-  for (const std::string& out : {input, dir.file("symlink.pt"), dir.file("hardlink.pt"), dir.path() + "/./checkpoint.pt"}) {
+  const std::string via_dot = dir.path() + "/./checkpoint.pt";
+  for (const std::string& out : {input, dir.file("symlink.pt"), dir.file("hardlink.pt"), via_dot}) {
     EXPECT_THAT(error_of([&] { lenet5::files::check_output_path(out, {input}); }),
                 HasSubstr(out + ": is the input " + input));
   }

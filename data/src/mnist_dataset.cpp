@@ -64,7 +64,8 @@ MnistDataset::MnistDataset(const std::string& root, Split split, int64_t limit) 
                    ", the model expects 28x28");
   }
   const int64_t count = static_cast<int64_t>(dims[0]);
-  const auto tensor_bytes = static_cast<std::uint64_t>(count) * (kImageSide * kImageSide * sizeof(float) + sizeof(int64_t));
+  const auto tensor_bytes =
+      static_cast<std::uint64_t>(count) * (kImageSide * kImageSide * sizeof(float) + sizeof(int64_t));
   require_memory(images_path, tensor_bytes, std::to_string(count) + " images as float32");
   try {
     auto bytes = torch::from_blob(set.images.values.data(), {count, 1, kImageSide, kImageSide}, torch::kUInt8);

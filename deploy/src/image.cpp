@@ -155,7 +155,9 @@ std::string encode_image(const GrayImage& image, const std::string& extension) {
   });
   std::string encoded;
   if (extension == ".png") {
-    auto append = [](void* out, void* data, int size) { static_cast<std::string*>(out)->append(static_cast<char*>(data), static_cast<std::size_t>(size)); };
+    auto append = [](void* out, void* data, int size) {
+      static_cast<std::string*>(out)->append(static_cast<char*>(data), static_cast<std::size_t>(size));
+    };
     if (stbi_write_png_to_func(append, &encoded, image.width, image.height, 1, bytes.data(), image.width) == 0) {
       throw ImageError("cannot encode the image as PNG");
     }

@@ -85,8 +85,8 @@ RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& par
     const std::string checkpoint = file(run_file::kCheckpoint);
     const std::string present = run_files_in(path_);
     if (resume && !files::exists(checkpoint)) {
-      throw std::invalid_argument("--resume: " + checkpoint + " does not exist" +
-                                  (present.empty() ? "" : " (the folder holds " + present + ": nothing to resume from)"));
+      const std::string holds = present.empty() ? "" : " (the folder holds " + present + ": nothing to resume from)";
+      throw std::invalid_argument("--resume: " + checkpoint + " does not exist" + holds);
     }
     if (!resume && !present.empty()) {
       throw std::invalid_argument("--out: " + path_ + " already holds a run; pass --resume to continue it or choose "
