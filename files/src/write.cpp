@@ -100,6 +100,18 @@ void sync_directory(const std::string& dir) {
   }
 }
 
+// Renames `from` to `to` unless `to` exists (then false, errno EEXIST): the test for "free" and the write are one
+// step. Filesystems without RENAME_NOREPLACE get link() + unlink(), which never replaces a name either.
+bool move_without_replacing(const std::string& from, const std::string& to) {
+#ifdef RENAME_NOREPLACE  // glibc 2.28 and later
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+#endif
+  if (::link(from.c_str(), to.c_str()) != 0) return false;
+  ::unlink(from.c_str());
+  return true;
+}
+
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
 }  // namespace
@@ -140,9 +152,7 @@ std::string write_new_file(const std::string& dir, const std::string& stem, cons
   for (int n = 1; n < 100000; ++n) {
     const std::string name = n == 1 ? stem + extension : stem + "-" + std::to_string(n) + extension;
     const std::string path = (fs::path(dir) / name).string();
-    // link() never replaces an existing name: the test for "free" and the write are one step.
-    if (::link(temporary.c_str(), path.c_str()) == 0) {
-      ::unlink(temporary.c_str());
+    if (move_without_replacing(temporary, path)) {
       sync_directory(dir);
       return path;
     }
