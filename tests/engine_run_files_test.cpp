@@ -80,8 +80,10 @@ TEST(RunFolder, OnlyDeadLenet5TemporariesAreCleanedUp) {
 
 TEST(RunFolder, AFolderCreatedForARunThatWroteNothingIsRemoved) {
   TempDir dir;
-  { RunFolder folder(dir.file("fresh/run"), false); }
-  EXPECT_FALSE(fs::exists(dir.file("fresh/run")));
+  { RunFolder folder(dir.file("fresh/new/run"), false); }
+  EXPECT_FALSE(fs::exists(dir.file("fresh"))) << "with the folders created on the way";
+  { RunFolder folder(dir.file("fresh/new/run/"), false); }
+  EXPECT_FALSE(fs::exists(dir.file("fresh")));
   fs::create_directories(dir.file("mine"));
   { RunFolder folder(dir.file("mine"), false); }
   EXPECT_TRUE(fs::is_directory(dir.file("mine"))) << "a folder that existed before is the user's";

@@ -35,6 +35,22 @@ std::string create_new_run_directory(const std::string& parent, const std::strin
   throw files::FileError(base + ": no free run folder name");
 }
 
+// `dir` without "." parts or a trailing slash ("a/./b/" names the folder a/b).
+fs::path folder_path(const std::string& dir) {
+  fs::path folder = fs::path(dir).lexically_normal();
+  return !folder.empty() && folder.filename().empty() ? folder.parent_path() : folder;
+}
+
+// The first folder on the way down to `dir` that does not exist yet: the top of what creating `dir` creates.
+std::string highest_missing_folder(const std::string& dir) {
+  fs::path top = folder_path(dir);
+  struct stat info {};
+  while (top.has_parent_path() && top.parent_path() != top && ::stat(top.parent_path().c_str(), &info) != 0) {
+    top = top.parent_path();
+  }
+  return top.string();
+}
+
 // The run files present in `dir`, comma-separated; empty when none.
 std::string run_files_in(const std::string& dir) {
   std::string found;
@@ -55,15 +71,16 @@ const std::vector<std::string>& run_file_names() {
 RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& parent, const std::string& label) {
   if (dir.empty()) {
     path_ = create_new_run_directory(parent, label);
-    created_ = true;
+    created_top_ = path_;
   } else {
     path_ = dir;
     struct stat info {};
     if (::stat(dir.c_str(), &info) == 0) {
       if (!S_ISDIR(info.st_mode)) throw files::FileError(dir + ": exists and is not a folder");
     } else {
+      created_top_ = highest_missing_folder(dir);
       std::error_code error;
-      created_ = fs::create_directories(dir, error);
+      fs::create_directories(dir, error);
       if (error) throw files::FileError(dir + ": cannot create folder: " + error.message());
     }
   }
@@ -102,8 +119,11 @@ RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& par
 RunFolder::~RunFolder() { release(); }
 
 void RunFolder::release() {
-  if (created_) ::rmdir(path_.c_str());  // only succeeds when nothing was written into it
-  created_ = false;
+  // Folders created here and still empty go again (rmdir fails on a folder with anything in it).
+  for (fs::path folder = folder_path(path_); !created_top_.empty() && ::rmdir(folder.c_str()) == 0; folder = folder.parent_path()) {
+    if (folder == fs::path(created_top_)) break;
+  }
+  created_top_.clear();
   if (lock_fd_ >= 0) ::close(lock_fd_);
   lock_fd_ = -1;
 }

@@ -45,7 +45,7 @@ class RunFolder {
 
   std::string path_;
   int lock_fd_ = -1;
-  bool created_ = false;
+  std::string created_top_;  // the highest folder of path_ created here ("" when it existed before)
 };
 
 }  // namespace lenet5::engine
