@@ -6,7 +6,6 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
-#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -18,6 +17,7 @@
 #include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/threads.h"
 #include "lenet5/engine/run_files.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::app {
 namespace {
@@ -59,13 +59,14 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
   return out.str();
 }
 
-// DIR/<stem>.png, with a suffix when two inputs share a stem.
-std::string preprocessed_path(const std::string& dir, const std::string& image, std::set<std::string>& used) {
-  const std::string stem = fs::path(image).stem().string();
-  std::string name = stem + ".png";
-  for (int n = 2; used.count(name) > 0; ++n) name = stem + "-" + std::to_string(n) + ".png";
-  used.insert(name);
-  return (fs::path(dir) / name).string();
+// DIR/<stem>.png, or <stem>-2.png, ... when that name is taken (by an input, an earlier run or another image
+// with the same stem): an existing file is never replaced. A changed name is said on stderr.
+std::string save_preprocessed(const std::string& dir, const std::string& image_file, const deploy::GrayImage& image) {
+  const std::string stem = fs::path(image_file).stem().string();
+  const std::string saved = files::write_new_file(dir, stem, ".png", deploy::encode_image(image, ".png"));
+  const std::string wanted = (fs::path(dir) / (stem + ".png")).string();
+  if (saved != wanted) std::cerr << "lenet5: note: " << wanted << " exists; saved as " << saved << "\n";
+  return saved;
 }
 
 void run_predict(const PredictOptions& options) {
@@ -74,18 +75,15 @@ void run_predict(const PredictOptions& options) {
   auto model = deploy::load_exported(options.model, device);
   const auto& names = model.metadata.class_names;
   const auto preprocess_options = deploy::preprocess_options_for(model.metadata.dataset);
-  if (!options.save_preprocessed.empty()) engine::ensure_writable_directory(options.save_preprocessed);
+  if (!options.save_preprocessed.empty()) files::ensure_writable_directory(options.save_preprocessed);
 
   std::vector<std::string> files;
   std::vector<deploy::GrayImage> images;
-  std::set<std::string> used_names;
   size_t failed = 0;
   for (const auto& file : options.images) {
     try {
       auto image = deploy::load_digit(file, preprocess_options);
-      if (!options.save_preprocessed.empty()) {
-        deploy::write_image(preprocessed_path(options.save_preprocessed, file, used_names), image);
-      }
+      if (!options.save_preprocessed.empty()) save_preprocessed(options.save_preprocessed, file, image);
       files.push_back(file);
       images.push_back(std::move(image));
     } catch (const deploy::ImageError& e) {

@@ -73,7 +73,8 @@ void run_report(const ReportOptions& options) {
     check_test_data_matches_run(options.run_dir, options.data_dir);
     inputs.test_images = data_file(options.data_dir, "t10k-images-idx3-ubyte");
   }
-  std::cout << "wrote " << report::write_report(inputs) << "\n";
+  const std::string written = report::write_report(inputs);  // "wrote" only once it is written
+  std::cout << "wrote " << written << "\n";
 }
 
 }  // namespace

@@ -1,14 +1,15 @@
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 
 #include "commands.h"
+#include "lenet5/files/write.h"
 #include "lenet5/model/lenet5.h"
 #include "lenet5/report/diagram.h"
 #include "report_observer.h"
@@ -41,17 +42,18 @@ std::string shell_quote(const std::string& s) {
   return quoted + "'";
 }
 
-void write_text(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-  out.close();
-  if (!out) throw std::runtime_error(path + ": cannot write");
-}
-
+// The converter reads the SVG on stdin and writes the PNG on stdout: no file name ever reaches its command line
+// (where "--zoom.svg" would be an option), and the PNG is written atomically like every other output.
 void convert_to_png(const std::string& converter, const std::string& svg, const std::string& png) {
-  const std::string command = shell_quote(converter) + " --zoom 2 --background-color white --output " +
-                              shell_quote(png) + " " + shell_quote(svg);
-  if (std::system(command.c_str()) != 0) throw std::runtime_error(png + ": rsvg-convert failed on " + svg);
+  const std::string command =
+      shell_quote(converter) + " --zoom 2 --background-color white < " + shell_quote(fs::absolute(svg).string());
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error(png + ": cannot start rsvg-convert");
+  std::string bytes;
+  char buffer[1 << 16];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) bytes.append(buffer, n);
+  if (::pclose(pipe) != 0 || bytes.empty()) throw std::runtime_error(png + ": rsvg-convert failed on " + svg);
+  files::write_file_atomically(png, bytes);
 }
 
 void run_visualize(const VisualizeOptions& options) {
@@ -75,7 +77,7 @@ void run_visualize(const VisualizeOptions& options) {
     figures.emplace_back(c3.string(), report::c3_table_svg(model::c3_connection_table()));
   }
   for (const auto& [path, svg] : figures) {
-    write_text(path, svg);
+    files::write_file_atomically(path, svg);
     std::cout << "wrote " << path << "\n";
     if (options.png) {
       const std::string png = fs::path(path).replace_extension(".png").string();

@@ -150,7 +150,7 @@ const std::vector<DataCase>& data_cases() {
       {"TruncatedGzip", std::string(kTrainImages) + ".gz", bytes_of(truncated_gzip()),
        ": corrupt or truncated gzip data"},
       {"DirectoryInsteadOfFile", kTrainImages, [](const std::string& path) { fs::create_directory(path); },
-       ": is a directory, expected an IDX file"},
+       ": is a folder, expected an IDX file"},
   };
   return cases;
 }
@@ -362,7 +362,7 @@ TEST(HostileOutputFull, CheckpointWriteFailureKeepsThePreviousCheckpoint) {
   EXPECT_THAT(result.output, HasSubstr(".pt: cannot write: File too large"));
   EXPECT_EQ(lenet5::testing::read_file(run + "/checkpoint.pt"), before);
   for (const auto& entry : fs::directory_iterator(run)) {
-    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp."))) << "left behind";
+    EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr("lenet5-tmp"))) << "left behind";
   }
   // ...and the run resumes once there is room again.
   const auto resumed = run_lenet5(train_arguments(dir.file("data"), run, 2) + " --resume");

@@ -1,5 +1,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "lenet5/data/idx.h"
 #include "lenet5/data/mnist_dataset.h"
@@ -99,6 +100,24 @@ TEST(MnistDataset, RejectsImagesThatAreNot28x28) {
   } catch (const lenet5::data::IdxError& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("images are 32x32, the model expects 28x28"));
   }
+}
+
+// The limit applies before the files are read and converted: a 2 GB training file (sparse here) with a limit of
+// 2000 costs 2000 images, where it used to be read and converted to float whole (8 GB) first.
+TEST(MnistDataset, ALimitReadsOnlyTheImagesAsked) {
+  lenet5::testing::TempDir dir;
+  using lenet5::testing::idx_bytes;
+  constexpr std::uint32_t kCount = 2700000;
+  lenet5::testing::write_file(dir.file("train-images-idx3-ubyte"), idx_bytes(0x803, {kCount, 28, 28}, {255}));
+  const auto images_size = static_cast<off_t>(16 + std::uint64_t{kCount} * 784);
+  ASSERT_EQ(::truncate(dir.file("train-images-idx3-ubyte").c_str(), images_size), 0);
+  lenet5::testing::write_file(dir.file("train-labels-idx1-ubyte"), idx_bytes(0x801, {kCount}, {3}));
+  ASSERT_EQ(::truncate(dir.file("train-labels-idx1-ubyte").c_str(), static_cast<off_t>(8 + kCount)), 0);
+  const MnistDataset dataset(dir.path(), Split::kTrain, 2000);
+  EXPECT_EQ(dataset.length(), 2000);
+  EXPECT_FLOAT_EQ(dataset.images()[0][0][0][0].item<float>(), 1.0f);
+  EXPECT_EQ(dataset.targets()[0].item<int64_t>(), 3);
+  EXPECT_EQ(dataset.targets()[1].item<int64_t>(), 0);
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "lenet5/data/idx.h"
+#include "lenet5/data/memory.h"
 #include "test_files.h"
 
 namespace {
@@ -11,6 +15,7 @@ namespace {
 using lenet5::data::IdxArray;
 using lenet5::data::IdxError;
 using lenet5::data::IdxKind;
+using lenet5::data::IdxLimits;
 using lenet5::data::parse_idx;
 using lenet5::data::read_idx_file;
 using lenet5::data::read_labelled_images;
@@ -146,9 +151,82 @@ TEST(IdxReader, RejectsCorruptGzipStream) {
 TEST(IdxReader, RejectsMissingFileAndDirectory) {
   TempDir dir;
   EXPECT_THAT(error_of([&] { read_idx_file(dir.file("absent"), IdxKind::kImages); }),
-              HasSubstr("absent: cannot open: No such file or directory"));
+              HasSubstr("absent: IDX file not found"));
   EXPECT_THAT(error_of([&] { read_idx_file(dir.path(), IdxKind::kImages); }),
-              HasSubstr("is a directory, expected an IDX file"));
+              HasSubstr("is a folder, expected an IDX file"));
+}
+
+// A FIFO (or a device) used to block the reader forever; SIGALRM ends the test instead of hanging the suite.
+TEST(IdxReader, RejectsNonRegularFilesWithoutBlocking) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  ::alarm(30);
+  EXPECT_THAT(error_of([&] { read_idx_file(dir.file("fifo"), IdxKind::kImages); }),
+              HasSubstr(dir.file("fifo") + ": is a FIFO (named pipe), expected an IDX file"));
+  EXPECT_THAT(error_of([&] { read_idx_file("/dev/zero", IdxKind::kLabels); }),
+              HasSubstr("/dev/zero: is a character device, expected an IDX file"));
+  ::alarm(0);
+}
+
+// A limit reads the header and the first records only: a 2 GiB file (sparse here) costs what the limit asks.
+TEST(IdxReader, MaxRecordsReadsOnlyTheRecordsAsked) {
+  TempDir dir;
+  constexpr std::uint32_t kCount = 2700000;  // 2.1 GB of 28x28 images, just under the payload cap
+  auto header = idx_bytes(kImagesMagic, {kCount, 28, 28}, {7, 8, 9});
+  write_file(dir.file("huge"), header);
+  ASSERT_EQ(::truncate(dir.file("huge").c_str(), static_cast<off_t>(16 + std::uint64_t{kCount} * 784)), 0);
+  IdxLimits limits;
+  limits.max_records = 2000;
+  const auto images = read_idx_file(dir.file("huge"), IdxKind::kImages, limits);
+  EXPECT_EQ(images.dims, (std::vector<std::uint32_t>{2000, 28, 28}));
+  EXPECT_EQ(images.records_in_file, kCount);
+  ASSERT_EQ(images.values.size(), 2000u * 784u);
+  EXPECT_EQ(images.values[0], 7);
+  EXPECT_EQ(images.values[2], 9);
+  // The file's size is still checked against its header, without reading it.
+  ASSERT_EQ(::truncate(dir.file("huge").c_str(), 16 + 5000 * 784), 0);
+  EXPECT_THAT(error_of([&] { read_idx_file(dir.file("huge"), IdxKind::kImages, limits); }),
+              HasSubstr("truncated data"));
+}
+
+TEST(IdxReader, MaxRecordsStreamsOnlyThatMuchOfAGzipFile) {
+  TempDir dir;
+  std::vector<std::uint8_t> payload(100);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i % 10);
+  write_gzip_file(dir.file("labels.gz"), idx_bytes(kLabelsMagic, {100}, payload));
+  IdxLimits limits;
+  limits.max_records = 10;
+  const auto labels = read_idx_file(dir.file("labels.gz"), IdxKind::kLabels, limits);
+  EXPECT_EQ(labels.count(), 10u);
+  EXPECT_EQ(labels.records_in_file, 100u);
+  EXPECT_EQ(labels.values, std::vector<std::uint8_t>(payload.begin(), payload.begin() + 10));
+  limits.max_records = 1000;  // more than the file holds: all of it, checked to its end
+  EXPECT_EQ(read_idx_file(dir.file("labels.gz"), IdxKind::kLabels, limits).count(), 100u);
+}
+
+TEST(IdxReader, LimitedLabelledImagesStillNeedMatchingCounts) {
+  TempDir dir;
+  write_file(dir.file("images"), idx_bytes(kImagesMagic, {3, 1, 1}, {1, 2, 3}));
+  write_file(dir.file("labels"), idx_bytes(kLabelsMagic, {2}, {1, 2}));
+  EXPECT_THAT(error_of([&] { read_labelled_images(dir.file("images"), dir.file("labels"), 10, 1); }),
+              HasSubstr("labels: holds 2 labels, but " + dir.file("images") + " holds 3 images"));
+  write_file(dir.file("labels"), idx_bytes(kLabelsMagic, {3}, {1, 2, 3}));
+  const auto set = read_labelled_images(dir.file("images"), dir.file("labels"), 10, 2);
+  EXPECT_EQ(set.images.count(), 2u);
+  EXPECT_EQ(set.labels.values, (std::vector<std::uint8_t>{1, 2}));
+}
+
+TEST(Memory, ADatasetThatCannotFitIsOneLineNamingTheFileAndTheMemory) {
+  EXPECT_THAT(error_of([] {
+                lenet5::data::require_memory("train-images", std::uint64_t{17} << 29, "60000 images",
+                                             std::uint64_t{1} << 30);
+              }),
+              HasSubstr("train-images: 60000 images needs 8.5 GiB of memory, 1.0 GiB available"));
+  EXPECT_NO_THROW(lenet5::data::require_memory("x", 100, "y", std::uint64_t{1} << 30));
+  EXPECT_NO_THROW(lenet5::data::require_memory("x", 100, "y", std::nullopt));
+  const auto available = lenet5::data::available_memory();
+  ASSERT_TRUE(available.has_value()) << "/proc/meminfo is readable on Linux";
+  EXPECT_GT(*available, 0u);
 }
 
 TEST(IdxReader, RejectsImageAndLabelCountMismatch) {

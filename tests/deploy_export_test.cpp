@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <caffe2/serialize/inline_container.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -129,7 +130,9 @@ TEST(DeployExport, MetadataRoundTrips) {
             std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                 std::to_string(TORCH_VERSION_PATCH));
   EXPECT_FALSE(loaded.lenet5_version.empty());
-  EXPECT_FALSE(fs::exists(dir.file("sub/folder/model.pt.tmp." + std::to_string(::getpid()))));
+  for (const auto& entry : fs::directory_iterator(dir.file("sub/folder"))) {
+    EXPECT_EQ(entry.path().filename(), "model.pt") << "left behind";
+  }
 }
 
 TEST(DeployExport, ForwardRejectsTheWrongInputShape) {
@@ -375,6 +378,29 @@ TEST(DeployExport, ControlCharactersInTheModelNameAreEscaped) {
   const std::string message = error_of([&] { lenet5::deploy::load_exported(path); });
   EXPECT_THAT(message, StartsWith(dir.path() + "/evil\\x1B[2J.pt: not a readable TorchScript model"));
   EXPECT_EQ(message.find('\x1b'), std::string::npos);
+// The output is checked before any work: never the checkpoint it comes from (under any name), never a device,
+// FIFO or folder. Both used to be replaced by the rename.
+TEST(DeployExport, NeverWritesOverItsCheckpointOrANonRegularFile) {
+  lenet5::testing::TempDir dir;
+  lenet5::model::LeNet5 net(Variant::kModern);
+  const std::string checkpoint = dir.file("best.pt");
+  lenet5::engine::save_checkpoint(checkpoint, net, nullptr, {});
+  const auto before = lenet5::testing::read_file(checkpoint);
+  fs::create_symlink(checkpoint, dir.file("link.pt"));
+  const auto metadata = lenet5::deploy::metadata_from_checkpoint({}, checkpoint);
+  for (const auto& out : {checkpoint, dir.file("link.pt"), dir.path() + "/./best.pt"}) {
+    EXPECT_THAT(error_of([&] { lenet5::deploy::export_torchscript(net, metadata, out, false); }),
+                StartsWith(out + ": is the input " + checkpoint));
+  }
+  EXPECT_EQ(lenet5::testing::read_file(checkpoint), before);
+  ASSERT_EQ(::mkfifo(dir.file("fifo.pt").c_str(), 0600), 0);
+  EXPECT_THAT(error_of([&] { lenet5::deploy::export_torchscript(net, metadata, dir.file("fifo.pt"), false); }),
+              StartsWith(dir.file("fifo.pt") + ": exists and is not a regular file"));
+  EXPECT_TRUE(fs::is_fifo(dir.file("fifo.pt")));
+  ::alarm(30);  // reading the FIFO as a model used to block forever
+  EXPECT_THAT(error_of([&] { lenet5::deploy::load_exported(dir.file("fifo.pt")); }),
+              StartsWith(dir.file("fifo.pt") + ": is a FIFO (named pipe), expected an exported model file"));
+  ::alarm(0);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stb_image_write.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -447,6 +449,24 @@ TEST(DeployImage, ControlCharactersInFileNamesAreEscapedInMessages) {
   const std::string message = error_of([&] { lenet5::deploy::load_digit(name); });
   EXPECT_THAT(message, HasSubstr("evil\\x1B]0;title\\x07\\x0A.png: cannot decode image"));
   EXPECT_EQ(message.find_first_of("\x1b\x07\n"), std::string::npos) << message;
+// Only regular files are read, each once: a FIFO, a device or the pipe of a process substitution (<(...),
+// /dev/fd/63) is refused at once instead of blocking, or being opened once per decoding attempt.
+TEST(DeployImage, NonRegularFilesAreRefusedWithoutBlocking) {
+  lenet5::testing::TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.file("digit.png").c_str(), 0600), 0);
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const std::string pipe_path = "/proc/self/fd/" + std::to_string(pipe_ends[0]);
+  ::alarm(30);
+  for (const auto& path : {dir.file("digit.png"), pipe_path}) {
+    EXPECT_THAT(error_of([&] { lenet5::deploy::load_digit(path); }),
+                StartsWith(path + ": is a FIFO (named pipe), expected an image file"));
+  }
+  EXPECT_THAT(error_of([&] { lenet5::deploy::read_image("/dev/zero"); }),
+              StartsWith("/dev/zero: is a character device, expected an image file"));
+  ::alarm(0);
+  ::close(pipe_ends[0]);
+  ::close(pipe_ends[1]);
 }
 
 }  // namespace

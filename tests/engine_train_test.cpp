@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <functional>
@@ -191,7 +194,10 @@ TEST_F(EngineTrain, CorruptOrForeignCheckpointIsAClearError) {
       {"truncated.pt", "not a readable checkpoint"},
       {"text.pt", "not a readable checkpoint"},
       {"foreign.pt", "not a lenet5 checkpoint"},
-      {"absent.pt", "checkpoint not found"}};
+      {"absent.pt", "checkpoint not found"},
+      {"fifo.pt", "is a FIFO (named pipe), expected a checkpoint file"}};  // used to block forever
+  ASSERT_EQ(::mkfifo(dir_.file("fifo.pt").c_str(), 0600), 0);
+  ::alarm(60);
   for (const auto& [name, message] : cases) {
     try {
       lenet5::engine::load_checkpoint(dir_.file(name));
@@ -200,6 +206,7 @@ TEST_F(EngineTrain, CorruptOrForeignCheckpointIsAClearError) {
       EXPECT_THAT(e.what(), HasSubstr(dir_.file(name) + ": " + message));
     }
   }
+  ::alarm(0);
 }
 
 TEST_F(EngineTrain, DivergingLossStopsAndKeepsTheLastGoodCheckpoint) {

@@ -8,7 +8,10 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lenet5/data/memory.h"
+#include "lenet5/files/read.h"
 
 namespace lenet5::data {
 namespace {
@@ -62,14 +65,23 @@ class MemorySource : public ByteSource {
 class GzFileSource : public ByteSource {
  public:
   explicit GzFileSource(const std::string& path) : path_(path) {
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    if (S_ISDIR(info.st_mode)) fail(path, "is a directory, expected an IDX file");
-    file_ = gzopen(path.c_str(), "rb");
-    if (file_ == nullptr) fail(path, std::string("cannot open: ") + std::strerror(errno ? errno : ENOMEM));
+    std::uint64_t size = 0;
+    int fd = -1;
+    try {
+      files::InputFile input(path, files::InputKind::kIdx);
+      size = input.size();
+      fd = input.release();
+    } catch (const files::FileError& e) {
+      throw IdxError(e.what());
+    }
+    file_ = gzdopen(fd, "rb");
+    if (file_ == nullptr) {
+      ::close(fd);
+      fail(path, "cannot open: out of memory");
+    }
     gzbuffer(file_, 1 << 17);
     compressed_ = gzdirect(file_) == 0;
-    if (!compressed_) remaining_ = static_cast<std::uint64_t>(info.st_size);
+    if (!compressed_) remaining_ = size;
   }
   ~GzFileSource() override { gzclose(file_); }
   GzFileSource(const GzFileSource&) = delete;
@@ -125,6 +137,22 @@ void read_exactly(ByteSource& source, std::uint8_t* out, std::size_t size, const
   }
 }
 
+void read_payload(ByteSource& source, std::vector<std::uint8_t>& values, std::uint64_t payload, bool size_known,
+                  const std::string& name) {
+  constexpr std::size_t kChunk = std::size_t{1} << 22;
+  values.reserve(size_known ? static_cast<std::size_t>(payload) : std::min<std::size_t>(payload, kChunk));
+  while (values.size() < payload) {
+    const std::size_t offset = values.size();
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(payload - offset, kChunk));
+    values.resize(offset + want);
+    const std::size_t got_now = source.read(values.data() + offset, want);
+    if (got_now != want) {
+      fail(name, "truncated data: header promises " + std::to_string(payload) + " bytes, found " +
+                     std::to_string(offset + got_now));
+    }
+  }
+}
+
 IdxArray parse(ByteSource& source, IdxKind expected, const std::string& name, const IdxLimits& limits) {
   std::uint8_t magic[kMagicBytes];
   const std::size_t got = source.read(magic, kMagicBytes);
@@ -172,18 +200,17 @@ IdxArray parse(ByteSource& source, IdxKind expected, const std::string& name, co
     fail(name, "truncated data: header promises " + std::to_string(payload) + " bytes, file holds " +
                    std::to_string(*remaining));
   }
-  constexpr std::size_t kChunk = std::size_t{1} << 22;
-  array.values.reserve(remaining ? static_cast<std::size_t>(payload) : std::min<std::size_t>(payload, kChunk));
-  while (array.values.size() < payload) {
-    const std::size_t offset = array.values.size();
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(payload - offset, kChunk));
-    array.values.resize(offset + want);
-    const std::size_t got_now = source.read(array.values.data() + offset, want);
-    if (got_now != want) {
-      fail(name, "truncated data: header promises " + std::to_string(payload) + " bytes, found " +
-                     std::to_string(offset + got_now));
-    }
+  array.records_in_file = array.dims[0];
+  const bool limited = limits.max_records > 0 && limits.max_records < array.dims[0];
+  if (limited) {
+    const std::uint64_t record = payload / array.dims[0];
+    array.dims[0] = static_cast<std::uint32_t>(limits.max_records);
+    payload = record * limits.max_records;
   }
+  constexpr std::uint64_t kSmall = std::uint64_t{64} << 20;  // below this, not worth asking the system
+  if (payload > kSmall) require_memory(name, payload, "reading its " + std::to_string(array.dims[0]) + " records");
+  read_payload(source, array.values, payload, remaining.has_value(), name);
+  if (limited) return array;  // the rest of the file is deliberately left unread
   std::uint8_t extra[256];
   const std::size_t trailing = source.read(extra, sizeof extra);
   if (trailing != 0) {
@@ -207,11 +234,14 @@ IdxArray read_idx_file(const std::string& path, IdxKind expected, const IdxLimit
 }
 
 LabelledImages read_labelled_images(const std::string& images_path, const std::string& labels_path,
-                                    int num_classes) {
-  LabelledImages set{read_idx_file(images_path, IdxKind::kImages), read_idx_file(labels_path, IdxKind::kLabels)};
-  if (set.images.count() != set.labels.count()) {
-    fail(labels_path, "holds " + std::to_string(set.labels.count()) + " labels, but " + images_path + " holds " +
-                          std::to_string(set.images.count()) + " images");
+                                    int num_classes, std::uint64_t max_records) {
+  IdxLimits limits;
+  limits.max_records = max_records;
+  LabelledImages set{read_idx_file(images_path, IdxKind::kImages, limits),
+                     read_idx_file(labels_path, IdxKind::kLabels, limits)};
+  if (set.images.records_in_file != set.labels.records_in_file) {
+    fail(labels_path, "holds " + std::to_string(set.labels.records_in_file) + " labels, but " + images_path +
+                          " holds " + std::to_string(set.images.records_in_file) + " images");
   }
   const auto bad = std::find_if(set.labels.values.begin(), set.labels.values.end(),
                                 [&](std::uint8_t label) { return label >= num_classes; });

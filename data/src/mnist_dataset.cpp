@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "lenet5/data/idx.h"
+#include "lenet5/data/memory.h"
 
 namespace lenet5::data {
 namespace {
@@ -52,19 +53,28 @@ std::string find_split_file(const std::string& root, Split split, bool labels) {
   throw IdxError(root + ": missing " + base + " (or " + base + ".gz)");
 }
 
-MnistDataset::MnistDataset(const std::string& root, Split split) {
+MnistDataset::MnistDataset(const std::string& root, Split split, int64_t limit) {
   const std::string images_path = find_split_file(root, split, false);
   const std::string labels_path = find_split_file(root, split, true);
-  LabelledImages set = read_labelled_images(images_path, labels_path);
+  LabelledImages set =
+      read_labelled_images(images_path, labels_path, 10, static_cast<std::uint64_t>(std::max<int64_t>(limit, 0)));
   const auto& dims = set.images.dims;
   if (dims[1] != kImageSide || dims[2] != kImageSide) {
     throw IdxError(images_path + ": images are " + std::to_string(dims[1]) + "x" + std::to_string(dims[2]) +
                    ", the model expects 28x28");
   }
   const int64_t count = static_cast<int64_t>(dims[0]);
-  auto bytes = torch::from_blob(set.images.values.data(), {count, 1, kImageSide, kImageSide}, torch::kUInt8);
-  images_ = bytes.to(torch::kFloat32).div_(255.0);
-  targets_ = torch::from_blob(set.labels.values.data(), {count}, torch::kUInt8).to(torch::kInt64);
+  const auto tensor_bytes =
+      static_cast<std::uint64_t>(count) * (kImageSide * kImageSide * sizeof(float) + sizeof(int64_t));
+  require_memory(images_path, tensor_bytes, std::to_string(count) + " images as float32");
+  try {
+    auto bytes = torch::from_blob(set.images.values.data(), {count, 1, kImageSide, kImageSide}, torch::kUInt8);
+    images_ = bytes.to(torch::kFloat32).div_(255.0);
+    targets_ = torch::from_blob(set.labels.values.data(), {count}, torch::kUInt8).to(torch::kInt64);
+  } catch (const c10::Error&) {  // the allocator, when the check above was too optimistic
+    throw IdxError(images_path + ": " + std::to_string(count) + " images as float32 need " +
+                   format_bytes(tensor_bytes) + " of memory, and the allocation failed");
+  }
 }
 
 MnistDataset::MnistDataset(torch::Tensor images, torch::Tensor targets)

@@ -15,7 +15,8 @@
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/deploy/printable.h"
 #include "lenet5/engine/device.h"
-#include "lenet5/engine/run_files.h"
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -318,6 +319,12 @@ torch::jit::Module to_torchscript(model::LeNet5& model) {
 
 ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& metadata, const std::string& out_path,
                                 bool optimize) {
+  // Before any work: the output must not be the checkpoint it comes from, a device or a folder.
+  try {
+    files::check_output_path(out_path, {metadata.source});
+  } catch (const files::FileError& e) {
+    throw DeployError(e.what());
+  }
   ExportMetadata stored = metadata;
   stored.variant = model->options.variant();
   if (stored.class_names.empty()) stored.class_names = data::class_names(data::parse_dataset_kind(stored.dataset));
@@ -371,10 +378,10 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     fs::create_directories(parent, error);
     if (error) throw DeployError(out_path + ": cannot create folder " + parent.string() + ": " + error.message());
   }
-  if (fs::is_directory(out_path, error)) throw DeployError(out_path + ": is a folder, expected a file name");
   try {
-    engine::write_file_atomically(out_path, bytes);
-  } catch (const std::runtime_error& e) {
+    files::check_output_path(out_path, {metadata.source});
+    files::write_file_atomically(out_path, bytes);
+  } catch (const files::FileError& e) {
     throw DeployError(e.what());
   }
   report.bytes = static_cast<int64_t>(bytes.size());
@@ -448,15 +455,18 @@ void run_self_test(ExportedModel& loaded) {
 
 ExportedModel load_exported(const std::string& path, const torch::Device& device) {
   const std::string file = printable(path);
-  std::error_code error;
-  if (!fs::exists(path, error)) throw DeployError(file + ": model file not found");
-  if (fs::is_directory(path, error)) throw DeployError(file + ": is a folder, expected an exported model file");
+  std::istringstream bytes;
+  try {
+    bytes.str(files::read_input(path, files::InputKind::kModel));  // once, and only a regular file
+  } catch (const files::FileError& e) {
+    throw DeployError(printable(e.what()));
+  }
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   ExportedModel loaded;
   loaded.path = path;
   loaded.device = device;
   try {
-    loaded.module = torch::jit::load(path, device, extra);
+    loaded.module = torch::jit::load(bytes, device, extra);
   } catch (const std::exception& e) {
     throw DeployError(file + ": not a readable TorchScript model (corrupt, truncated or another format): " +
                       error_summary(e));

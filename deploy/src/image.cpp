@@ -14,9 +14,12 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
+
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -205,18 +208,13 @@ GrayImage resize(const GrayImage& image, int width, int height) {
 }  // namespace
 
 GrayImage read_image(const std::string& path) {
-  std::error_code error;
-  if (!fs::exists(path, error)) throw ImageError(printable(path) + ": image not found");
-  if (fs::is_directory(path, error)) throw ImageError(printable(path) + ": is a folder, expected an image file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ImageError(printable(path) + ": cannot open: " + std::strerror(errno));
-  const auto size = fs::file_size(path, error);
-  if (!error && size > kMaxFileBytes) {
-    throw ImageError(printable(path) + ": image file too large (" + std::to_string(size) + " bytes, at most " +
-                     std::to_string(kMaxFileBytes) + ")");
+  std::string file;
+  try {
+    file = files::read_input(path, files::InputKind::kImage, kMaxFileBytes);  // once, and only a regular file
+  } catch (const files::FileError& e) {
+    throw ImageError(printable(e.what()));
   }
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw ImageError(printable(path) + ": cannot read: " + std::strerror(errno));
+  const std::vector<std::uint8_t> bytes(file.begin(), file.end());
   return decode_image(bytes, path);
 }
 
@@ -241,23 +239,35 @@ GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string
   return decode_checked(bytes, file, format_name);
 }
 
-void write_image(const std::string& path, const GrayImage& image) {
+std::string encode_image(const GrayImage& image, const std::string& extension) {
   std::vector<std::uint8_t> bytes(image.pixels.size());
   std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(), [](float v) {
     return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
   });
-  const std::string extension = lower_extension(path);
+  std::string encoded;
   if (extension == ".png") {
-    if (stbi_write_png(path.c_str(), image.width, image.height, 1, bytes.data(), image.width) == 0) {
-      throw ImageError(printable(path) + ": cannot write image");
+    auto append = [](void* out, void* data, int size) {
+      static_cast<std::string*>(out)->append(static_cast<char*>(data), static_cast<std::size_t>(size));
+    };
+    if (stbi_write_png_to_func(append, &encoded, image.width, image.height, 1, bytes.data(), image.width) == 0) {
+      throw ImageError("cannot encode the image as PNG");
     }
   } else if (extension == ".pgm") {
-    std::ofstream out(path, std::ios::binary);
-    out << "P5\n" << image.width << " " << image.height << "\n255\n";
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw ImageError(printable(path) + ": cannot write image: " + std::strerror(errno));
+    encoded = "P5\n" + std::to_string(image.width) + " " + std::to_string(image.height) + "\n255\n";
+    encoded.append(bytes.begin(), bytes.end());
   } else {
-    throw ImageError(printable(path) + ": cannot write '" + extension + "' images; use .png or .pgm");
+    throw ImageError("cannot write '" + extension + "' images; use .png or .pgm");
+  }
+  return encoded;
+}
+
+void write_image(const std::string& path, const GrayImage& image) {
+  try {
+    files::write_file_atomically(path, encode_image(image, lower_extension(path)));
+  } catch (const ImageError& e) {
+    throw ImageError(printable(path) + ": " + e.what());
+  } catch (const files::FileError& e) {
+    throw ImageError(e.what());
   }
 }
 

@@ -6,11 +6,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
-#include "lenet5/engine/run_files.h"
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 
 namespace lenet5::engine {
 namespace {
@@ -40,13 +38,12 @@ std::uint64_t read_little_endian(const char* in, int bytes) {
 }
 
 torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device = torch::kCPU) {
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) throw CheckpointError(path + ": checkpoint not found");
-  if (std::filesystem::is_directory(path, error)) throw CheckpointError(path + ": is a folder, expected a checkpoint file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw CheckpointError(path + ": cannot read: " + std::strerror(errno));
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw CheckpointError(path + ": cannot read: " + std::strerror(errno));
+  std::string bytes;
+  try {
+    bytes = files::read_input(path, files::InputKind::kCheckpoint);
+  } catch (const files::FileError& e) {
+    throw CheckpointError(e.what());
+  }
 
   std::size_t archive_size = bytes.size();
   const bool has_trailer = bytes.size() >= kTrailerSize &&
@@ -113,8 +110,8 @@ void save_checkpoint(const std::string& path, model::LeNet5& model, const torch:
   append_little_endian(bytes, archive_size, 8);
   append_little_endian(bytes, crc, 4);
   try {
-    write_file_atomically(path, bytes);
-  } catch (const std::runtime_error& e) {
+    files::write_file_atomically(path, bytes);
+  } catch (const files::FileError& e) {
     throw CheckpointError(e.what());
   }
 }

@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <vector>
 
 #include "lenet5/engine/device.h"
+#include "lenet5/files/read.h"
 
 namespace lenet5::engine {
 namespace fs = std::filesystem;
@@ -52,7 +52,7 @@ const std::vector<RecipeSetting>& recipe() {
   return settings;
 }
 
-std::string config_path(const std::string& run_dir) { return (fs::path(run_dir) / kConfigFile).string(); }
+std::string config_path(const std::string& run_dir) { return (fs::path(run_dir) / run_file::kConfig).string(); }
 
 }  // namespace
 
@@ -75,10 +75,12 @@ json run_config_json(const TrainOptions& options, const std::string& run_dir, co
 
 json read_run_config(const std::string& run_dir) {
   const std::string path = config_path(run_dir);
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("--resume: " + path + " does not exist; it records the run's settings");
+  if (!files::exists(path)) {
+    throw std::invalid_argument("--resume: " + path + " does not exist; it records the run's settings");
+  }
+  const std::string text = files::read_input(path, files::InputKind::kRunFile);  // only a regular file
   try {
-    auto config = json::parse(in);
+    auto config = json::parse(text);
     if (!config.is_object()) throw std::invalid_argument("not a JSON object");
     return config;
   } catch (const std::exception& e) {

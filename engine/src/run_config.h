@@ -7,11 +7,10 @@
 
 #include <string>
 
+#include "lenet5/engine/run_files.h"
 #include "lenet5/engine/trainer.h"
 
 namespace lenet5::engine {
-
-constexpr const char* kConfigFile = "config.json";
 
 // The learning rate the run uses: options.lr, or the recommended one when it is 0.
 double resolved_learning_rate(const TrainOptions& options);

@@ -1,74 +1,133 @@
 #include "lenet5/engine/run_files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 namespace lenet5::engine {
 namespace fs = std::filesystem;
+namespace {
 
-void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    if (file == nullptr) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
-    const bool written = std::fwrite(content.data(), 1, content.size(), file) == content.size();
-    const bool flushed = std::fflush(file) == 0 && ::fsync(fileno(file)) == 0;
-    const int saved_errno = errno;
-    std::fclose(file);
-    if (!written || !flushed) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error(path + ": cannot write: " + std::strerror(saved_errno));
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int saved_errno = errno;
-    std::remove(temporary.c_str());
-    throw std::runtime_error(path + ": cannot replace: " + std::strerror(saved_errno));
-  }
-  // Make the rename itself durable, so files replaced one after the other reach the disk in that order.
-  const std::string parent = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
-  const int dir = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-
-void ensure_writable_directory(const std::string& dir) {
-  std::error_code error;
-  if (fs::exists(dir, error) && !fs::is_directory(dir, error)) {
-    throw std::runtime_error(dir + ": exists and is not a folder");
-  }
-  fs::create_directories(dir, error);
-  if (error) throw std::runtime_error(dir + ": cannot create folder: " + error.message());
-  const std::string probe = (fs::path(dir) / ".write-probe").string();
-  std::FILE* file = std::fopen(probe.c_str(), "wb");
-  const bool ok = file != nullptr && std::fwrite("probe", 1, 5, file) == 5 && std::fflush(file) == 0;
-  const int saved_errno = errno;
-  if (file != nullptr) std::fclose(file);
-  std::remove(probe.c_str());
-  if (!ok) throw std::runtime_error(dir + ": folder is not writable: " + std::strerror(saved_errno));
-}
-
-std::string new_run_directory(const std::string& parent, const std::string& label) {
+// Creates a new, unique folder <parent>/<YYYYmmdd-HHMMSS>-<label>[-N] (mkdir is the uniqueness test).
+std::string create_new_run_directory(const std::string& parent, const std::string& label) {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm local{};
   localtime_r(&now, &local);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
-  std::string base = (fs::path(parent) / (std::string(stamp) + "-" + label)).string();
-  std::string candidate = base;
-  for (int suffix = 2; fs::exists(candidate); ++suffix) candidate = base + "-" + std::to_string(suffix);
-  return candidate;
+  std::error_code error;
+  fs::create_directories(parent, error);
+  if (error) throw files::FileError(parent + ": cannot create folder: " + error.message());
+  const std::string base = (fs::path(parent) / (std::string(stamp) + "-" + label)).string();
+  for (int suffix = 1; suffix < 10000; ++suffix) {
+    const std::string candidate = suffix == 1 ? base : base + "-" + std::to_string(suffix);
+    if (::mkdir(candidate.c_str(), 0777) == 0) return candidate;
+    if (errno != EEXIST) throw files::FileError(candidate + ": cannot create folder: " + std::strerror(errno));
+  }
+  throw files::FileError(base + ": no free run folder name");
 }
+
+// `dir` without "." parts or a trailing slash ("a/./b/" names the folder a/b).
+fs::path folder_path(const std::string& dir) {
+  fs::path folder = fs::path(dir).lexically_normal();
+  return !folder.empty() && folder.filename().empty() ? folder.parent_path() : folder;
+}
+
+// The first folder on the way down to `dir` that does not exist yet: the top of what creating `dir` creates.
+std::string highest_missing_folder(const std::string& dir) {
+  fs::path top = folder_path(dir);
+  struct stat info {};
+  while (top.has_parent_path() && top.parent_path() != top && ::stat(top.parent_path().c_str(), &info) != 0) {
+    top = top.parent_path();
+  }
+  return top.string();
+}
+
+// The run files present in `dir`, comma-separated; empty when none.
+std::string run_files_in(const std::string& dir) {
+  std::string found;
+  for (const auto& name : run_file_names()) {
+    if (files::exists((fs::path(dir) / name).string())) found += (found.empty() ? "" : ", ") + name;
+  }
+  return found;
+}
+
+}  // namespace
+
+const std::vector<std::string>& run_file_names() {
+  static const std::vector<std::string> names = {run_file::kCheckpoint, run_file::kBest,       run_file::kMetrics,
+                                                 run_file::kConfig,     run_file::kEvaluation, run_file::kReport};
+  return names;
+}
+
+RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& parent, const std::string& label) {
+  if (dir.empty()) {
+    path_ = create_new_run_directory(parent, label);
+    created_top_ = path_;
+  } else {
+    path_ = dir;
+    struct stat info {};
+    if (::stat(dir.c_str(), &info) == 0) {
+      if (!S_ISDIR(info.st_mode)) throw files::FileError(dir + ": exists and is not a folder");
+    } else {
+      created_top_ = highest_missing_folder(dir);
+      std::error_code error;
+      fs::create_directories(dir, error);
+      if (error) throw files::FileError(dir + ": cannot create folder: " + error.message());
+    }
+  }
+  try {
+    files::ensure_writable_directory(path_);
+  } catch (...) {
+    release();
+    throw;
+  }
+  lock_fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // A filesystem without locks (ENOLCK, EINVAL) runs unlocked; only a lock held by another process stops us.
+  if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw files::FileError(path_ + ": another lenet5 train is running in this folder; wait for it to end or choose "
+                                   "another --out");
+  }
+  try {
+    const std::string checkpoint = file(run_file::kCheckpoint);
+    const std::string present = run_files_in(path_);
+    if (resume && !files::exists(checkpoint)) {
+      const std::string holds = present.empty() ? "" : " (the folder holds " + present + ": nothing to resume from)";
+      throw std::invalid_argument("--resume: " + checkpoint + " does not exist" + holds);
+    }
+    if (!resume && !present.empty()) {
+      throw std::invalid_argument("--out: " + path_ + " already holds a run; pass --resume to continue it or choose "
+                                  "another folder (found " + present + ")");
+    }
+    files::remove_stale_temporary_files(path_);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+RunFolder::~RunFolder() { release(); }
+
+void RunFolder::release() {
+  // Folders created here and still empty go again (rmdir fails on a folder with anything in it).
+  for (fs::path folder = folder_path(path_); !created_top_.empty() && ::rmdir(folder.c_str()) == 0; folder = folder.parent_path()) {
+    if (folder == fs::path(created_top_)) break;
+  }
+  created_top_.clear();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+std::string RunFolder::file(const char* name) const { return (fs::path(path_) / name).string(); }
 
 }  // namespace lenet5::engine

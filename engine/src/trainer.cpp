@@ -29,10 +29,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kCheckpointFile = "checkpoint.pt";
-constexpr const char* kBestFile = "best.pt";
-constexpr const char* kMetricsFile = "metrics.jsonl";
-constexpr const char* kEvaluationFile = "evaluation.json";  // the latest epoch's test evaluation
 constexpr int64_t kWorstMistakes = 24;
 // Beyond these a flag value is a mistake (or an attack): steps would overflow, thread creation would stall.
 constexpr int64_t kMaxEpochs = 1000000;
@@ -96,7 +92,7 @@ EpochMetrics metrics_from_json(const json& line) {
 // (a line cut by a crash) is dropped.
 std::vector<EpochMetrics> read_history(const std::string& path, int64_t completed) {
   std::vector<EpochMetrics> history;
-  std::ifstream in(path);
+  std::istringstream in(files::read_input(path, files::InputKind::kRunFile));
   std::string text;
   while (std::getline(in, text)) {
     try {
@@ -112,19 +108,6 @@ std::string history_text(const std::vector<EpochMetrics>& history) {
   std::string text;
   for (const auto& m : history) text += metrics_json(m).dump() + "\n";
   return text;
-}
-
-// Temporary files (<name>.tmp.<pid>, see write_file_atomically) a killed run left in its folder.
-void remove_stale_temporaries(const std::string& run_dir) {
-  std::error_code error;
-  for (fs::directory_iterator it(run_dir, error), end; !error && it != end; it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    const auto mark = name.rfind(".tmp.");
-    if (mark != std::string::npos && mark > 0 && mark + 5 < name.size() &&
-        name.find_first_not_of("0123456789", mark + 5) == std::string::npos) {
-      fs::remove(it->path(), error);
-    }
-  }
 }
 
 // The score the best checkpoint is chosen by: validation accuracy when held out, else test accuracy.
@@ -184,7 +167,7 @@ RunStart resume_run(const TrainOptions& options, const std::string& run_dir) {
   RunStart start;
   start.config = read_run_config(run_dir);
   check_resume_keeps_recipe(options, start.config, run_dir);
-  const std::string checkpoint_path = (fs::path(run_dir) / kCheckpointFile).string();
+  const std::string checkpoint_path = (fs::path(run_dir) / run_file::kCheckpoint).string();
   start.resumed = load_checkpoint(checkpoint_path);
   const auto& info = start.resumed->info;
   if (info.variant != model::parse_variant(options.variant)) {
@@ -196,7 +179,7 @@ RunStart resume_run(const TrainOptions& options, const std::string& run_dir) {
     throw CheckpointError(checkpoint_path + ": holds the state of a " + saved_config.value("optimizer", "") +
                           " optimiser, but the run's config.json says " + options.optimizer);
   }
-  const std::string metrics_path = (fs::path(run_dir) / kMetricsFile).string();
+  const std::string metrics_path = (fs::path(run_dir) / run_file::kMetrics).string();
   start.history = read_history(metrics_path, info.epoch);
   if (static_cast<int64_t>(start.history.size()) != info.epoch) {
     throw std::runtime_error(metrics_path + ": holds " + std::to_string(start.history.size()) + " complete epochs, " +
@@ -219,7 +202,7 @@ bool stop_requested(const TrainOptions& options) {
 }
 
 TrainingStopped stopped(const std::string& run_dir, int64_t saved_epoch, int64_t epochs) {
-  return TrainingStopped("training stopped; " + (fs::path(run_dir) / kCheckpointFile).string() + " holds epoch " +
+  return TrainingStopped("training stopped; " + (fs::path(run_dir) / run_file::kCheckpoint).string() + " holds epoch " +
                              std::to_string(saved_epoch) + " of " + std::to_string(epochs) +
                              "; resume with: " + resume_command(run_dir),
                          run_dir);
@@ -237,15 +220,11 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   const Schedule schedule = parse_schedule(options.schedule);
   const double base_lr = resolved_learning_rate(options);
 
-  // The run folder must be usable before any time is spent training.
-  const std::string run_dir = options.out_dir.empty() ? new_run_directory("runs", options.variant) : options.out_dir;
-  const std::string checkpoint_path = (fs::path(run_dir) / kCheckpointFile).string();
-  const std::string metrics_path = (fs::path(run_dir) / kMetricsFile).string();
-  if (options.resume) {
-    if (!fs::exists(checkpoint_path)) throw std::invalid_argument("--resume: " + checkpoint_path + " does not exist");
-  } else if (fs::exists(checkpoint_path)) {
-    throw std::invalid_argument("--out: " + run_dir + " already holds a run; pass --resume to continue it or choose another folder");
-  }
+  // The run folder must be usable before any time is spent training; it stays locked until train() returns.
+  const RunFolder folder(options.out_dir, options.resume, "runs", options.variant);
+  const std::string& run_dir = folder.path();
+  const std::string checkpoint_path = (fs::path(run_dir) / run_file::kCheckpoint).string();
+  const std::string metrics_path = (fs::path(run_dir) / run_file::kMetrics).string();
   RunStart start = options.resume ? resume_run(options, run_dir) : RunStart{};
   TrainResult result;
   result.run_dir = run_dir;
@@ -256,14 +235,10 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     report.on_finish(result);
     return result;
   }
-  ensure_writable_directory(run_dir);
-  remove_stale_temporaries(run_dir);
 
-  // Data, resident on the training device.
-  data::MnistDataset train_set(options.data_dir, data::Split::kTrain);
-  data::MnistDataset test_set(options.data_dir, data::Split::kTest);
-  if (options.train_limit > 0 && options.train_limit < train_set.length()) train_set = train_set.slice(0, options.train_limit);
-  if (options.test_limit > 0 && options.test_limit < test_set.length()) test_set = test_set.slice(0, options.test_limit);
+  // Data, resident on the training device; the limits apply before the files are read.
+  data::MnistDataset train_set(options.data_dir, data::Split::kTrain, options.train_limit);
+  data::MnistDataset test_set(options.data_dir, data::Split::kTest, options.test_limit);
   std::optional<data::MnistDataset> val_set;
   if (options.val_split > 0) {
     if (train_set.length() < 2) {
@@ -294,7 +269,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     config = run_config_json(options, run_dir, device);
   }
   write_file_atomically(metrics_path, history_text(history));
-  write_file_atomically((fs::path(run_dir) / kConfigFile).string(), config.dump(2) + "\n");
+  write_file_atomically((fs::path(run_dir) / run_file::kConfig).string(), config.dump(2) + "\n");
   // Epoch 0 (the initial weights) when new: from the first step on, the folder holds a run that resumes.
   if (!start.resumed) save_checkpoint(checkpoint_path, net, optimizer.get(), {variant, options.dataset, 0, -1, config.dump()});
 
@@ -380,12 +355,12 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
 
     // Metrics and best.pt first, the checkpoint last: after a crash in between, resume drops the metrics
     // line and redoes the epoch, writing best.pt again if it was the best.
-    write_file_atomically((fs::path(run_dir) / kEvaluationFile).string(), evaluation_json(test) + "\n");
+    write_file_atomically((fs::path(run_dir) / run_file::kEvaluation).string(), evaluation_json(test) + "\n");
     write_file_atomically(metrics_path, history_text(history));
     CheckpointInfo info{variant, options.dataset, epoch, metrics.test_accuracy, config.dump()};
     if (selection_accuracy(metrics) > best) {
       best = selection_accuracy(metrics);
-      save_checkpoint((fs::path(run_dir) / kBestFile).string(), net, nullptr, info);
+      save_checkpoint((fs::path(run_dir) / run_file::kBest).string(), net, nullptr, info);
     }
     save_checkpoint(checkpoint_path, net, optimizer.get(), info);
     report.on_epoch_end(metrics);

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -18,6 +17,8 @@
 
 #include "lenet5/data/idx.h"
 #include "lenet5/engine/run_files.h"
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
 #include "lenet5/report/chart.h"
 #include "text.h"
 
@@ -26,6 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using text::escape;
+namespace run_file = engine::run_file;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kTrainColour = "#4e79a7";
@@ -62,17 +64,12 @@ struct Run {
   std::optional<Evaluation> evaluation;
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+// Once, and only a regular file (a FIFO named metrics.jsonl is refused, not waited on).
+std::string slurp(const std::string& path) { return files::read_input(path, files::InputKind::kRunFile); }
 
 // The file's JSON object, or nothing when the file does not exist.
 std::optional<json> read_json_object(const std::string& path) {
-  if (!fs::exists(path)) return std::nullopt;
+  if (!files::exists(path)) return std::nullopt;
   json value;
   try {
     value = json::parse(slurp(path));
@@ -229,16 +226,16 @@ Run load_run(const std::string& dir) {
   Run run;
   run.dir = dir;
   const fs::path root(dir);
-  if (auto config = read_json_object((root / "config.json").string())) {
+  if (auto config = read_json_object((root / run_file::kConfig).string())) {
     run.config = *config;
     run.has_config = true;
   }
-  const std::string metrics = (root / "metrics.jsonl").string();
-  if (fs::exists(metrics)) {
+  const std::string metrics = (root / run_file::kMetrics).string();
+  if (files::exists(metrics)) {
     run.has_metrics = true;
     run.epochs = read_metrics(metrics);
   }
-  const std::string evaluation = (root / "evaluation.json").string();
+  const std::string evaluation = (root / run_file::kEvaluation).string();
   const size_t classes = class_names(config_string(run, "dataset")).size();
   if (auto j = read_json_object(evaluation)) run.evaluation = parse_evaluation(*j, evaluation, classes);
   return run;
@@ -532,7 +529,7 @@ class Page {
       candidates = {(fs::path(dir) / "t10k-images-idx3-ubyte").string(), (fs::path(dir) / "t10k-images-idx3-ubyte.gz").string()};
     }
     for (const auto& path : candidates) {
-      if (!fs::exists(path)) continue;
+      if (!files::exists(path)) continue;
       try {
         auto images = data::read_idx_file(path, data::IdxKind::kImages);
         if (images.dims.size() == 3) return images;
@@ -690,20 +687,23 @@ class Page {
 std::string render_report_html(const ReportInputs& inputs) { return Page(inputs).render(); }
 
 std::string write_report(const ReportInputs& inputs) {
-  const std::string path = (fs::path(inputs.run_dir) / "report.html").string();
-  engine::write_file_atomically(path, render_report_html(inputs));
+  const fs::path run(inputs.run_dir);
+  const std::string path = (run / run_file::kReport).string();
+  files::check_output_path(path, {(run / run_file::kConfig).string(), (run / run_file::kMetrics).string(),
+                                  (run / run_file::kEvaluation).string(), inputs.test_images});
+  files::write_file_atomically(path, render_report_html(inputs));
   return path;
 }
 
 std::string run_variant(const std::string& run_dir) {
-  const auto config = read_json_object((fs::path(run_dir) / "config.json").string());
+  const auto config = read_json_object((fs::path(run_dir) / run_file::kConfig).string());
   if (!config) return "";
   const auto it = config->find("variant");
   return it != config->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 bool looks_like_run(const std::string& run_dir) {
-  for (const char* name : {"config.json", "metrics.jsonl", "evaluation.json"}) {
+  for (const char* name : {run_file::kConfig, run_file::kMetrics, run_file::kEvaluation}) {
     if (fs::exists(fs::path(run_dir) / name)) return true;
   }
   return false;

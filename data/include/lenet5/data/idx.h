@@ -23,8 +23,9 @@ enum class IdxKind : std::uint32_t {
 };
 
 struct IdxArray {
-  std::vector<std::uint32_t> dims;
+  std::vector<std::uint32_t> dims;   // dims[0]: the records read (fewer than the file holds under max_records)
   std::vector<std::uint8_t> values;  // row-major, product(dims) bytes
+  std::uint32_t records_in_file = 0;  // dims[0] as the file's header gives it
 
   std::size_t count() const { return dims.empty() ? 0 : dims[0]; }
 };
@@ -32,6 +33,9 @@ struct IdxArray {
 struct IdxLimits {
   // Larger payloads are rejected before anything is allocated. MNIST's biggest file holds 47,040,000 bytes.
   std::uint64_t max_payload_bytes = std::uint64_t{1} << 31;
+  // > 0: read only the header and the first max_records records (a gzip stream is decompressed only that far,
+  // a raw file's size is still checked against its header); the rest of the file is not read.
+  std::uint64_t max_records = 0;
 };
 
 // Parses an IDX file already in memory. `name` is used in error messages.
@@ -47,7 +51,8 @@ struct LabelledImages {
   IdxArray labels;  // dims {count}, every value < num_classes
 };
 
+// `max_records` > 0: only the first max_records of each (the files' headers must still agree on the count).
 LabelledImages read_labelled_images(const std::string& images_path, const std::string& labels_path,
-                                    int num_classes = 10);
+                                    int num_classes = 10, std::uint64_t max_records = 0);
 
 }  // namespace lenet5::data

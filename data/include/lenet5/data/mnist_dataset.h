@@ -25,7 +25,8 @@ std::string find_split_file(const std::string& root, Split split, bool labels);
 // (training, export, predict) feeds the same contract.
 class MnistDataset : public torch::data::datasets::BatchDataset<MnistDataset, torch::data::Example<>> {
  public:
-  MnistDataset(const std::string& root, Split split);
+  // `limit` > 0: only the first `limit` samples are read from the files (and converted).
+  MnistDataset(const std::string& root, Split split, int64_t limit = 0);
   MnistDataset(torch::Tensor images, torch::Tensor targets);
 
   // One index_select per batch on the preloaded tensors; `indices` lives on the data's device.

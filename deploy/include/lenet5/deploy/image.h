@@ -41,7 +41,9 @@ GrayImage read_image(const std::string& path);
 // read_image on bytes already in memory; `name` (escaped for the terminal) starts every message.
 GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name);
 
-// Writes 8-bit grayscale; the format follows the extension, .png or .pgm.
+// The bytes of an 8-bit grayscale file; `extension` is ".png" or ".pgm".
+std::string encode_image(const GrayImage& image, const std::string& extension);
+// Writes 8-bit grayscale atomically (lenet5_files); the format follows the extension, .png or .pgm.
 void write_image(const std::string& path, const GrayImage& image);
 
 struct PreprocessOptions {

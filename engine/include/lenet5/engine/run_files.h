@@ -1,19 +1,51 @@
-// Files of a run folder, each written whole or not at all.
+// The run folder: its file names, and the folder a training process holds while it runs. Torch-free, shared with
+// the report library. Files are written through lenet5_files (whole or not at all).
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "lenet5/files/write.h"
+
 namespace lenet5::engine {
 
-// Writes `content` to `path` through a temporary file in the same folder and a rename.
-void write_file_atomically(const std::string& path, const std::string& content);
+// The run folder's writers use the one safe writer of the project.
+using files::write_file_atomically;
 
-// Creates `dir` when needed and proves it writable by writing and removing a probe file. Throws
-// std::runtime_error naming the folder otherwise.
-void ensure_writable_directory(const std::string& dir);
+// The files a run writes into its folder.
+namespace run_file {
+inline constexpr const char* kCheckpoint = "checkpoint.pt";
+inline constexpr const char* kBest = "best.pt";
+inline constexpr const char* kMetrics = "metrics.jsonl";
+inline constexpr const char* kConfig = "config.json";
+inline constexpr const char* kEvaluation = "evaluation.json";
+inline constexpr const char* kReport = "report.html";
+}  // namespace run_file
+const std::vector<std::string>& run_file_names();
 
-// A new run folder name under `parent`: <parent>/<YYYYmmdd-HHMMSS>-<label>, unique.
-std::string new_run_directory(const std::string& parent, const std::string& label);
+// The run folder of one training process. Opening it creates the folder when missing, takes an exclusive lock
+// on it (flock on the folder itself, held until destruction: a second process fails at once with one line naming
+// the folder), then checks it: without `resume` it must hold none of run_file_names() (a folder left with only
+// best.pt and metrics.jsonl after a full disk still holds a run), with `resume` it must hold checkpoint.pt.
+// Then it proves the folder writable and removes the temporary files that dead lenet5 processes left in it.
+// Destruction releases the lock and removes the folder if this object created it and it is still empty.
+class RunFolder {
+ public:
+  // `dir` empty: a new folder <parent>/<YYYYmmdd-HHMMSS>-<label>[-N], created here.
+  RunFolder(const std::string& dir, bool resume, const std::string& parent = "runs", const std::string& label = "run");
+  ~RunFolder();
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(const char* name) const;
+
+ private:
+  void release();
+
+  std::string path_;
+  int lock_fd_ = -1;
+  std::string created_top_;  // the highest folder of path_ created here ("" when it existed before)
+};
 
 }  // namespace lenet5::engine
