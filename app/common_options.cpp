@@ -160,7 +160,8 @@ void require_data_source(const std::string& data_flag) {
   const char* root = std::getenv(kDataEnvironmentVariable);
   if (data_flag.empty() && (root == nullptr || *root == '\0')) {
     throw CLI::RequiredError(std::string("--data is required (or set ") + kDataEnvironmentVariable +
-                             " to the folder holding mnist/ and fashion-mnist/)");
+                                 " to the folder holding mnist/ and fashion-mnist/)",
+                             CLI::ExitCodes::RequiredError);
   }
 }
 

@@ -206,7 +206,7 @@ def python_train_steps(batch_sizes, seconds):
 def cpp_bench(args, modes, batch_sizes):
     _, out = timed([args.lenet5, "bench", "--model", args.model, "--modes", ",".join(modes),
                     "--batch-sizes", ",".join(map(str, batch_sizes)), "--seconds", str(args.seconds),
-                    "--threads", str(args.threads), "--json"])
+                    "--threads", str(args.threads), "--device", "cpu", "--json"])  # Python runs on the CPU
     report = json.loads(out)
     return report, {(r["mode"], r["batch_size"]): r for r in report["results"]}
 

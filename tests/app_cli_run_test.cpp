@@ -123,7 +123,8 @@ TEST(AppCliErrors, UsageErrorsNameTheWordOrFlagFirst) {
       {{"train", "--data", d, "--momentum", "1"}, 2, "--momentum: 1 is out of range; expected a number from 0 to 0.999", {}},
       {{"train", "--data", d, "--lr", "0"}, 2, "--lr: 0 is out of range; expected a number above 0 and at most 10", {}},
       {{"train", "--data", d, "--lr", "nan"}, 2, "--lr: nan is not finite", {}},
-      {{"train", "--data", d, "--lr", "1e999"}, 2, "--lr: 1e999 is not finite", {}},
+      {{"train", "--data", d, "--lr", "1e999"}, 2, "--lr: 1e999 is out of range", {}},
+      {{"train", "--data", d, "--lr", "1e99999"}, 2, "--lr: 1e99999 is not finite", {}},
       {{"train", "--data", d, "--seed", "-1"}, 2, "--seed: -1 is out of range", {}},
       {{"train", "--data", d, "--target-accuracy", "0"}, 2, "--target-accuracy: 0 is out of range", {"above 0 and at most 100"}},
       {{"train", "--data", d, "--threads", "2000"}, 2, "--threads: 2000 is out of range", {"from 0 to 1,024"}},
@@ -147,8 +148,8 @@ TEST(AppCliErrors, UsageErrorsNameTheWordOrFlagFirst) {
 TEST(AppCliErrors, EveryNumericFlagRefusesNanInfAndAbsurdValues) {
   auto app = lenet5::app::make_app();
   int checked = 0;
-  for (const auto* sub : app->get_subcommands([](const CLI::App*) { return true; })) {
-    for (const auto* option : sub->get_options()) {
+  for (auto* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+    for (auto* option : sub->get_options()) {
       const std::string type = option->get_type_name();
       if (type.find("INT") == std::string::npos && type.find("FLOAT") == std::string::npos &&
           type.find("NUMBER") == std::string::npos) {
@@ -182,7 +183,7 @@ TEST(AppCliErrors, ExportedModelPassedAsCheckpointSaysToUseModel) {
   lenet5::testing::TempDir dir;
   lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
   lenet5::deploy::export_torchscript(net, lenet5::deploy::ExportMetadata{}, dir.file("model.pt"), false);
-  expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"use --model"}},
+  expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"evaluate it with --model"}},
                         run_cli({"eval", "--checkpoint", dir.file("model.pt"), "--data", dir.path()}));
   expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"--model"}},
                         run_cli({"bench", "--checkpoint", dir.file("model.pt"), "--iters", "1"}));

@@ -287,7 +287,9 @@ TEST_F(HostileCheckpoint, EmptyOrTextIsNotReadable) {
 }
 
 TEST_F(HostileCheckpoint, ForeignTorchArchiveIsNotOurs) {
-  expect_eval_rejects(dir_->file("model.pt"), "not a lenet5 checkpoint");  // an exported TorchScript model
+  // An exported TorchScript model: named as such, with the flag that takes it.
+  expect_eval_rejects(dir_->file("model.pt"), "is an exported TorchScript model (lenet5 export), not a training "
+                                              "checkpoint; evaluate it with --model " + dir_->file("model.pt"));
   expect_eval_rejects(dir_->file("data/" + std::string(kTrainImages)), "not a readable checkpoint");
 }
 
