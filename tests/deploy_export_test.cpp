@@ -378,6 +378,8 @@ TEST(DeployExport, ControlCharactersInTheModelNameAreEscaped) {
   const std::string message = error_of([&] { lenet5::deploy::load_exported(path); });
   EXPECT_THAT(message, StartsWith(dir.path() + "/evil\\x1B[2J.pt: not a readable TorchScript model"));
   EXPECT_EQ(message.find('\x1b'), std::string::npos);
+}
+
 // The output is checked before any work: never the checkpoint it comes from (under any name), never a device,
 // FIFO or folder. Both used to be replaced by the rename.
 TEST(DeployExport, NeverWritesOverItsCheckpointOrANonRegularFile) {

@@ -449,6 +449,8 @@ TEST(DeployImage, ControlCharactersInFileNamesAreEscapedInMessages) {
   const std::string message = error_of([&] { lenet5::deploy::load_digit(name); });
   EXPECT_THAT(message, HasSubstr("evil\\x1B]0;title\\x07\\x0A.png: cannot decode image"));
   EXPECT_EQ(message.find_first_of("\x1b\x07\n"), std::string::npos) << message;
+}
+
 // Only regular files are read, each once: a FIFO, a device or the pipe of a process substitution (<(...),
 // /dev/fd/63) is refused at once instead of blocking, or being opened once per decoding attempt.
 TEST(DeployImage, NonRegularFilesAreRefusedWithoutBlocking) {

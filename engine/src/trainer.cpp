@@ -344,7 +344,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
     metrics.test_loss = test.loss;
     metrics.test_accuracy = test.accuracy;
     if (val_set) {
-      const auto val = evaluate(net, *val_set, {options.eval_batch_size, 0, nullptr});
+      const auto val = evaluate(net, *val_set, {options.eval_batch_size, 0, nullptr, ""});
       metrics.val_loss = val.loss;
       metrics.val_accuracy = val.accuracy;
     }
