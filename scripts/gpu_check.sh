@@ -32,7 +32,14 @@ step() {
   return $rc
 }
 
-PYTHON=$(command -v python3 || true)
+# The first Python that has torch: it gives LibTorch's location and runs the Python tests.
+PYTHON=""
+for candidate in python3 /usr/bin/python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
+    PYTHON=$(command -v "$candidate")
+    break
+  fi
+done
 TORCH_PREFIX=${CMAKE_PREFIX_PATH:-}
 if [ -z "$TORCH_PREFIX" ] && [ -n "$PYTHON" ]; then
   TORCH_PREFIX=$("$PYTHON" -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
@@ -40,9 +47,10 @@ fi
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "host: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 || echo "nvidia-smi: none"
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1
   echo "torch prefix: ${TORCH_PREFIX:-none}"
   [ -n "$PYTHON" ] && "$PYTHON" -c 'import torch; print("python torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+  command -v nvidia-smi >/dev/null || echo "nvidia-smi: none"
   nvcc --version 2>&1 | tail -n 1
   cmake --version | head -n 1
 } > "$OUT/environment.txt"
@@ -55,6 +63,7 @@ CONFIG=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLENET5_USE_PCH=ON
         -DLENET5_GTEST_SOURCE_DIR="$GPU_DIR/googletest" -DLENET5_TEST_DATA_DIR="$GPU_DIR/data")
 [ -n "$PYTHON" ] && CONFIG+=(-DLENET5_PYTHON="$PYTHON")
 command -v ninja >/dev/null && CONFIG+=(-G Ninja)
+command -v ccache >/dev/null && CONFIG+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 if ! echo '#include <zlib.h>' | c++ -E -x c++ - >/dev/null 2>&1; then
   libz=$(ldconfig -p | awk '/libz\.so/ {print $NF; exit}')
   CONFIG+=(-DZLIB_INCLUDE_DIR="$GPU_DIR/zlib" -DZLIB_LIBRARY="$libz")
