@@ -194,7 +194,7 @@ TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
   lenet5::deploy::export_torchscript(net, metadata, model, false);
   // A flipped exponent bit in F6's weights, found by value in the archive.
   const auto bytes = lenet5::testing::read_file(model);
-  const auto weights = net->F6->weight.detach().contiguous();
+  const auto weights = net->named_parameters()["F6.weight"].detach().contiguous();
   const auto* begin = reinterpret_cast<const std::uint8_t*>(weights.data_ptr<float>());
   const auto at = std::search(bytes.begin(), bytes.end(), begin, begin + weights.nbytes());
   ASSERT_NE(at, bytes.end());
@@ -205,7 +205,7 @@ TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
   // A checkpoint whose weights hold a NaN.
   {
     torch::NoGradGuard no_grad;
-    net->F6->weight[0][0] = NAN;
+    net->named_parameters()["F6.weight"][0][0] = NAN;
   }
   const std::string nan_checkpoint = dir_.file("nan.pt");
   lenet5::engine::save_checkpoint(nan_checkpoint, net, nullptr, {});

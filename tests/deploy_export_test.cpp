@@ -17,6 +17,7 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/predict.h"
 #include "lenet5/engine/checkpoint.h"
+#include "lenet5/model/classic.h"
 
 namespace {
 
@@ -99,7 +100,7 @@ TEST(DeployExport, ClassicC3KeepsItsConnectionTable) {
   auto module = lenet5::deploy::to_torchscript(net);
   const auto c3 = module.attr("C3_weight").toTensor();
   ASSERT_EQ(c3.sizes(), (std::vector<int64_t>{16, 6, 5, 5}));
-  const auto absent = net->C3_sparse->connection_mask().logical_not();
+  const auto absent = net->as<lenet5::model::LeNet5Classic>()->C3->connection_mask().logical_not();
   EXPECT_EQ(c3.abs().sum({2, 3}).masked_select(absent).count_nonzero().item<int64_t>(), 0);
   EXPECT_EQ(absent.sum().item<int64_t>(), 16 * 6 - 60);
 }
@@ -166,7 +167,7 @@ TEST(DeployExport, DamagedAndForeignFilesGiveOneClearLine) {
   // checking their CRCs), only the self-test can tell.
   const std::string flipped = dir.file("flipped.pt");
   {
-    const auto bias = net->output_linear->bias.detach().contiguous();
+    const auto bias = net->named_parameters()["output.bias"].detach().contiguous();
     const auto* needle = reinterpret_cast<const std::uint8_t*>(bias.data_ptr<float>());
     const auto at = std::search(bytes.begin(), bytes.end(), needle, needle + 40);
     ASSERT_NE(at, bytes.end());
@@ -295,7 +296,7 @@ TEST(DeployExport, NonFiniteScoresAreAnErrorNamingTheModel) {
   lenet5::model::LeNet5 net(Variant::kModern);
   {
     torch::NoGradGuard no_grad;
-    net->output_linear->bias[4] = NAN;
+    net->named_parameters()["output.bias"][4] = NAN;
   }
   EXPECT_THAT(error_of([&] { lenet5::deploy::export_torchscript(net, {}, dir.file("nan.pt"), false); }),
               HasSubstr("nothing written"));

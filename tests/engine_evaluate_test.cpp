@@ -48,7 +48,7 @@ TEST(EngineEvaluate, ModelWithNanWeightsIsAnError) {
     lenet5::model::LeNet5 net(variant);
     {
       torch::NoGradGuard no_grad;
-      net->F6->weight[0][0] = NAN;
+      net->named_parameters()["F6.weight"][0][0] = NAN;
     }
     lenet5::engine::EvaluateOptions options;
     options.model_name = "nan.pt";

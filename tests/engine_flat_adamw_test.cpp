@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "lenet5/engine/flat_adamw.h"
 #include "lenet5/model/lenet5.h"
@@ -38,6 +41,12 @@ void train_steps(LeNet5& net, torch::optim::Optimizer& optimizer, int64_t first,
   }
 }
 
+torch::OrderedDict<std::string, torch::Tensor> snapshot_parameters(LeNet5& net) {
+  torch::OrderedDict<std::string, torch::Tensor> values;
+  for (const auto& item : net->named_parameters()) values.insert(item.key(), item.value().detach().clone());
+  return values;
+}
+
 void expect_same_parameters(LeNet5& actual, LeNet5& expected, const std::string& what) {
   const auto a = actual->named_parameters();
   const auto e = expected->named_parameters();
@@ -57,7 +66,8 @@ TEST(EngineFlatAdamW, FollowsTorchAdamWStepForStep) {
     train_steps(reference, reference_optimizer, 0, 6);
     train_steps(flat, flat_optimizer, 0, 6);
     expect_same_parameters(flat, reference, channels_last ? "channels-last" : "NCHW");
-    EXPECT_FALSE(torch::equal(flat->C1->weight, fresh_network(channels_last)->C1->weight)) << "nothing was trained";
+    EXPECT_FALSE(torch::equal(flat->named_parameters()["C1.weight"], fresh_network(channels_last)->named_parameters()["C1.weight"]))
+        << "nothing was trained";
   }
 }
 
@@ -78,11 +88,13 @@ TEST(EngineFlatAdamW, WholeBufferOperationsFollowTorchAdamWToo) {
 
 TEST(EngineFlatAdamW, TheModuleKeepsItsParametersAndLayout) {
   auto net = fresh_network(true);
-  const auto before = net->C3_dense->weight.clone();
+  const auto c3 = net->named_parameters()["C3.weight"];
+  const auto before = c3.clone();
   FlatAdamW optimizer(net->parameters(), torch::optim::AdamWOptions(1e-3));
-  EXPECT_TRUE(torch::equal(net->C3_dense->weight, before));
-  EXPECT_TRUE(net->C3_dense->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
-  EXPECT_TRUE(net->C3_dense->weight.requires_grad());
+  EXPECT_TRUE(c3.is_same(net->named_parameters()["C3.weight"]));
+  EXPECT_TRUE(torch::equal(c3, before));
+  EXPECT_TRUE(c3.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  EXPECT_TRUE(c3.requires_grad());
 }
 
 TEST(EngineFlatAdamW, SavedStateResumesExactlyLikeTorchAdamW) {
@@ -123,6 +135,43 @@ TEST(EngineFlatAdamW, SavedStateResumesExactlyLikeTorchAdamW) {
   torch_archive.load_from(reference_state);
   EXPECT_NO_THROW(loads_torch_state.load(torch_archive));
   EXPECT_TRUE(loads_torch_state.is_flat());
+}
+
+// A layout change after building the optimiser gives C3 a new storage the flat update never reaches: step()
+// refuses, naming the parameter, rather than leave C3 untrained.
+TEST(EngineFlatAdamW, ParameterCutOffFromTheBufferIsAnError) {
+  const auto error_after_layout_change = [](bool named) {
+    auto net = fresh_network(false);
+    const torch::optim::AdamWOptions options(1e-3);
+    auto optimizer = named ? std::make_unique<FlatAdamW>(net->named_parameters(), options)
+                           : std::make_unique<FlatAdamW>(net->parameters(), options);
+    train_steps(net, *optimizer, 0, 1);
+    net->set_channels_last(true);
+    lenet5::engine::clear_gradients(*optimizer);  // the old gradients keep the old layout
+    try {
+      train_steps(net, *optimizer, 1, 1);
+    } catch (const std::logic_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string named_error = error_after_layout_change(true);
+  EXPECT_NE(named_error.find("FlatAdamW: parameter C3.weight no longer uses the optimiser's buffer"), std::string::npos)
+      << named_error;
+  EXPECT_EQ(named_error.find('\n'), std::string::npos) << named_error;
+  const std::string unnamed_error = error_after_layout_change(false);
+  EXPECT_NE(unnamed_error.find("FlatAdamW: parameter #2 [16, 6, 5, 5] no longer uses"), std::string::npos)
+      << unnamed_error;
+
+  // Built after the layout change, it trains every parameter.
+  auto net = fresh_network(false);
+  net->set_channels_last(true);
+  FlatAdamW rebuilt(net->named_parameters(), torch::optim::AdamWOptions(1e-3));
+  const auto before = snapshot_parameters(net);
+  EXPECT_NO_THROW(train_steps(net, rebuilt, 0, 1));
+  for (const auto& item : net->named_parameters()) {
+    EXPECT_FALSE(torch::equal(item.value(), before[item.key()])) << item.key() << " was not trained";
+  }
 }
 
 TEST(EngineFlatAdamW, AmsgradFallsBackToTorchAdamW) {

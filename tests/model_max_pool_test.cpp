@@ -89,7 +89,7 @@ TEST(ModelMaxPool, ChannelsLastNetworkComputesTheSameScoresAndGradients) {
     torch::manual_seed(3);
     lenet5::model::LeNet5 channels_last(variant);
     channels_last->set_channels_last(true);
-    EXPECT_TRUE(channels_last->C1->weight.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(channels_last->named_parameters()["C1.weight"].is_contiguous(torch::MemoryFormat::ChannelsLast));
     const auto images = torch::rand({16, 1, 28, 28});
     const auto targets = torch::randint(0, 10, {16});
     auto expected = reference->forward(images);

@@ -14,7 +14,6 @@
 #include "lenet5/deploy/session.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/flat_adamw.h"
-#include "lenet5/model/loss.h"
 #include "lenet5/model/summary.h"
 
 namespace lenet5::bench {
@@ -111,7 +110,7 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   report.threads = torch::get_num_threads();
   report.neighbour_load = options.neighbour_load;
   report.torch_version = engine::torch_version();
-  report.variant = model::variant_name(model->options.variant());
+  report.variant = model::variant_name(model->variant());
   report.flops_per_image = forward_flops_per_image(model);
 
   engine::move_model_to(model, options.device);
@@ -152,14 +151,14 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
         case Mode::kTrain:
           // A copy, so timing never changes the weights being benchmarked.
           targets = torch::randint(0, model::kNumClasses, {batch_size}, torch::TensorOptions().dtype(torch::kInt64).device(options.device));
-          step = [&, copy = model::LeNet5(model->options)]() mutable {
+          step = [&, copy = model.clone()]() mutable {
             if (!optimizer) {
               engine::move_model_to(copy, options.device);
               copy->train();
-              optimizer = std::make_unique<engine::FlatAdamW>(copy->parameters(), torch::optim::AdamWOptions(1e-3));
+              optimizer = std::make_unique<engine::FlatAdamW>(copy->named_parameters(), torch::optim::AdamWOptions(1e-3));
             }
             engine::clear_gradients(*optimizer);
-            model::classification_loss(copy->forward(images), targets, copy->options.variant()).backward();
+            copy->loss(copy->forward(images), targets).backward();
             optimizer->step();
           };
           break;

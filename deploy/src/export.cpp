@@ -5,6 +5,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -17,6 +18,7 @@
 #include "lenet5/engine/device.h"
 #include "lenet5/files/read.h"
 #include "lenet5/files/write.h"
+#include "lenet5/model/paper_tables.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -283,35 +285,15 @@ ExportMetadata metadata_from_json(const std::string& text) {
 
 torch::jit::Module to_torchscript(model::LeNet5& model) {
   torch::NoGradGuard no_grad;
-  const auto variant = model->options.variant();
+  const auto variant = model->variant();
   const bool classic = variant == model::Variant::kClassic;
   torch::jit::Module module(classic ? "__torch__.lenet5.LeNet5Classic" : "__torch__.lenet5.LeNet5Modern");
   module.register_attribute("training", c10::BoolType::get(), false);
-  auto add = [&](const std::string& name, const torch::Tensor& tensor, bool is_buffer = false) {
-    module.register_parameter(name, tensor.detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous), is_buffer);
-  };
-  add("C1_weight", model->C1->weight);
-  add("C1_bias", model->C1->bias);
-  if (classic) {
-    add("S2_weight", model->S2_subsampling->weight);
-    add("S2_bias", model->S2_subsampling->bias);
-    add("C3_weight", model->C3_sparse->dense_weight());
-    add("C3_bias", model->C3_sparse->bias);
-    add("S4_weight", model->S4_subsampling->weight);
-    add("S4_bias", model->S4_subsampling->bias);
-  } else {
-    add("C3_weight", model->C3_dense->weight);
-    add("C3_bias", model->C3_dense->bias);
-  }
-  add("C5_weight", model->C5->weight);
-  add("C5_bias", model->C5->bias);
-  add("F6_weight", model->F6->weight);
-  add("F6_bias", model->F6->bias);
-  if (classic) {
-    add("output_prototypes", model->output_rbf->prototypes, /*is_buffer=*/true);
-  } else {
-    add("output_weight", model->output_linear->weight);
-    add("output_bias", model->output_linear->bias);
+  for (const auto& tensor : model->dense_tensors()) {  // "C1.weight" -> attribute C1_weight
+    std::string name = tensor.name;
+    std::replace(name.begin(), name.end(), '.', '_');
+    module.register_parameter(name, tensor.value.detach().to(torch::kCPU).clone(torch::MemoryFormat::Contiguous),
+                              /*is_buffer=*/!tensor.trainable);
   }
   module.define(forward_source(variant));
   return module;
@@ -326,7 +308,7 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
     throw DeployError(e.what());
   }
   ExportMetadata stored = metadata;
-  stored.variant = model->options.variant();
+  stored.variant = model->variant();
   if (stored.class_names.empty()) stored.class_names = data::class_names(data::parse_dataset_kind(stored.dataset));
   stored.optimized = optimize;
   stored.input = kInputContract;

@@ -77,7 +77,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
 Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const EvaluateOptions& options) {
   const bool was_training = model->is_training();
   model->eval();
-  auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->options.variant(),
+  auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->variant(),
                          options);
   model->train(was_training);
   return result;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <optional>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -93,6 +94,25 @@ FlatAdamW::FlatAdamW(std::vector<torch::Tensor> parameters, torch::optim::AdamWO
   bind_state_to_flat_buffers();
 }
 
+FlatAdamW::FlatAdamW(const torch::OrderedDict<std::string, torch::Tensor>& named_parameters,
+                     torch::optim::AdamWOptions options)
+    : FlatAdamW(named_parameters.values(), options) {
+  names_ = named_parameters.keys();
+}
+
+void FlatAdamW::check_parameters_use_flat_buffer() const {
+  const auto& group = param_groups_.front().params();
+  for (size_t i = 0; i < group.size(); ++i) {
+    const auto& p = group[i];
+    if (p.is_alias_of(flat_parameters_) && p.storage_offset() == offsets_[i]) continue;
+    const std::string name = i < names_.size() ? names_[i] : "#" + std::to_string(i) + " " + c10::str(p.sizes());
+    throw std::logic_error("FlatAdamW: parameter " + name +
+                           " no longer uses the optimiser's buffer (set_channels_last or to() after building the "
+                           "optimiser?): its updates would be lost; build the optimiser after the last layout or "
+                           "device change");
+  }
+}
+
 void FlatAdamW::bind_state_to_flat_buffers() {
   torch::NoGradGuard no_grad;
   const auto& group = param_groups_.front().params();
@@ -129,6 +149,7 @@ void FlatAdamW::load(torch::serialize::InputArchive& archive) {
 
 torch::Tensor FlatAdamW::step(LossClosure closure) {
   if (!flat_) return torch::optim::AdamW::step(std::move(closure));
+  check_parameters_use_flat_buffer();
   torch::Tensor loss;
   if (closure != nullptr) {
     at::AutoGradMode enable_grad(true);

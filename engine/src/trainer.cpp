@@ -48,7 +48,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
     return std::make_unique<torch::optim::Adam>(parameters,
                                                 torch::optim::AdamOptions(lr).weight_decay(options.weight_decay));
   }
-  return std::make_unique<FlatAdamW>(parameters, torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
+  return std::make_unique<FlatAdamW>(net->named_parameters(), torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

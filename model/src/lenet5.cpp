@@ -3,33 +3,11 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "lenet5/model/classic.h"
+#include "lenet5/model/modern.h"
+#include "lenet5/model/paper_layers.h"
+
 namespace lenet5::model {
-namespace {
-
-constexpr int64_t kPaperPadding = 2;  // 28x28 digits centred in a 32x32 field
-
-// The paper's initialisation: uniform in [-2.4/F, 2.4/F], F = fan-in.
-void init_uniform_fan_in(torch::Tensor& tensor, double fan_in) {
-  const double bound = 2.4 / fan_in;
-  torch::NoGradGuard no_grad;
-  tensor.uniform_(-bound, bound);
-}
-
-// Stylised 7-wide, 12-high digits; '#' is +1, '.' is -1.
-constexpr std::array<std::array<const char*, 12>, 10> kDigitBitmaps = {{
-    {".......", "..###..", ".#...#.", "#.....#", "#.....#", "#.....#", "#.....#", "#.....#", "#.....#", ".#...#.", "..###..", "......."},
-    {".......", "...#...", "..##...", ".#.#...", "...#...", "...#...", "...#...", "...#...", "...#...", "...#...", ".#####.", "......."},
-    {".......", ".#####.", "#.....#", "......#", ".....#.", "....#..", "...#...", "..#....", ".#.....", "#......", "#######", "......."},
-    {".......", "#######", ".....#.", "....#..", "...#...", "..###..", ".....#.", "......#", "......#", "#.....#", ".#####.", "......."},
-    {".......", ".....#.", "....##.", "...#.#.", "..#..#.", ".#...#.", "#....#.", "#######", ".....#.", ".....#.", ".....#.", "......."},
-    {".......", "#######", "#......", "#......", "######.", "......#", "......#", "......#", "......#", "#.....#", ".#####.", "......."},
-    {".......", "..####.", ".#.....", "#......", "#......", "######.", "#.....#", "#.....#", "#.....#", "#.....#", ".#####.", "......."},
-    {".......", "#######", "......#", ".....#.", "....#..", "...#...", "..#....", "..#....", "..#....", "..#....", "..#....", "......."},
-    {".......", ".#####.", "#.....#", "#.....#", "#.....#", ".#####.", "#.....#", "#.....#", "#.....#", "#.....#", ".#####.", "......."},
-    {".......", ".#####.", "#.....#", "#.....#", "#.....#", "#.....#", ".######", "......#", "......#", ".....#.", ".####..", "......."},
-}};
-
-}  // namespace
 
 Variant parse_variant(const std::string& name) {
   if (name == "classic") return Variant::kClassic;
@@ -50,212 +28,43 @@ std::string layer_kind_name(LayerKind kind) {
   return "?";
 }
 
-torch::Tensor scaled_tanh(const torch::Tensor& x) { return torch::tanh(x * kSquashSlope) * kSquashAmplitude; }
-
-const std::vector<std::vector<int64_t>>& c3_connection_table() {
-  static const std::vector<std::vector<int64_t>> table = {
-      {0, 1, 2},    {1, 2, 3},    {2, 3, 4},    {3, 4, 5},    {0, 4, 5},    {0, 1, 5},    {0, 1, 2, 3},
-      {1, 2, 3, 4}, {2, 3, 4, 5}, {0, 3, 4, 5}, {0, 1, 4, 5}, {0, 1, 2, 5}, {0, 1, 3, 4}, {1, 2, 4, 5},
-      {0, 2, 3, 5}, {0, 1, 2, 3, 4, 5}};
-  return table;
-}
-
-torch::Tensor rbf_prototypes() {
-  auto codes = torch::empty({kNumClasses, 84}, torch::kFloat32);
-  auto access = codes.accessor<float, 2>();
-  for (int64_t digit = 0; digit < kNumClasses; ++digit) {
-    for (int row = 0; row < 12; ++row) {
-      for (int col = 0; col < 7; ++col) {
-        access[digit][row * 7 + col] = kDigitBitmaps[digit][row][col] == '#' ? 1.0f : -1.0f;
-      }
-    }
-  }
-  return codes;
-}
-
-// ---- Subsampling ----
-
-SubsamplingImpl::SubsamplingImpl(int64_t channels) {
-  weight = register_parameter("weight", torch::empty({channels}));
-  bias = register_parameter("bias", torch::empty({channels}));
-  reset_parameters(2.4 / 4);
-}
-
-void SubsamplingImpl::reset_parameters(double bound) {
-  torch::NoGradGuard no_grad;
-  weight.uniform_(-bound, bound);
-  bias.uniform_(-bound, bound);
-}
-
-torch::Tensor SubsamplingImpl::forward(const torch::Tensor& x) {
-  // avg_pool * 4 is the sum of the 2x2 block.
-  auto summed = torch::avg_pool2d(x, 2, 2) * 4.0;
-  return summed * weight.view({1, -1, 1, 1}) + bias.view({1, -1, 1, 1});
-}
-
-// ---- SparseConv2d ----
-
-SparseConv2dImpl::SparseConv2dImpl(int64_t in_channels_, std::vector<std::vector<int64_t>> table_,
-                                   int64_t kernel_size_)
-    : in_channels(in_channels_),
-      out_channels(static_cast<int64_t>(table_.size())),
-      kernel_size(kernel_size_),
-      table(std::move(table_)) {
-  int64_t connections = 0;
-  for (const auto& inputs : table) connections += static_cast<int64_t>(inputs.size());
-  // Index `connections` selects the extra zero row appended in dense_weight().
-  std::vector<int64_t> index(static_cast<size_t>(out_channels * in_channels), connections);
-  int64_t next = 0;
-  for (int64_t out = 0; out < out_channels; ++out) {
-    for (int64_t in : table[static_cast<size_t>(out)]) {
-      TORCH_CHECK(in >= 0 && in < in_channels, "connection table: input map ", in, " out of range");
-      index[static_cast<size_t>(out * in_channels + in)] = next++;
-    }
-  }
-  weight = register_parameter("weight", torch::empty({connections, kernel_size, kernel_size}));
-  bias = register_parameter("bias", torch::empty({out_channels}));
-  gather_index = register_buffer("gather_index", torch::tensor(index, torch::kInt64));
-  reset_parameters();
-}
-
-void SparseConv2dImpl::reset_parameters() {
-  int64_t row = 0;
-  const int64_t area = kernel_size * kernel_size;
-  for (int64_t out = 0; out < out_channels; ++out) {
-    const auto inputs = static_cast<int64_t>(table[static_cast<size_t>(out)].size());
-    const double fan_in = static_cast<double>(inputs * area);
-    auto kernels = weight.narrow(0, row, inputs);
-    auto one_bias = bias.narrow(0, out, 1);
-    init_uniform_fan_in(kernels, fan_in);
-    init_uniform_fan_in(one_bias, fan_in);
-    row += inputs;
-  }
-}
-
-torch::Tensor SparseConv2dImpl::dense_weight() const {
-  auto with_zero_row = torch::cat({weight, torch::zeros({1, kernel_size, kernel_size}, weight.options())});
-  return with_zero_row.index_select(0, gather_index).view({out_channels, in_channels, kernel_size, kernel_size});
-}
-
-torch::Tensor SparseConv2dImpl::connection_mask() const {
-  const auto connections = weight.size(0);
-  return gather_index.lt(connections).view({out_channels, in_channels});
-}
-
-torch::Tensor SparseConv2dImpl::forward(const torch::Tensor& x) {
-  return torch::conv2d(x, dense_weight().contiguous(dense_weight_format), bias);
-}
-
-// ---- EuclideanRBF ----
-
-EuclideanRBFImpl::EuclideanRBFImpl(torch::Tensor prototypes_) {
-  prototypes = register_buffer("prototypes", std::move(prototypes_));
-}
-
-torch::Tensor EuclideanRBFImpl::forward(const torch::Tensor& x) {
-  auto distance = (x.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(2);
-  return -distance;
-}
-
-// ---- LeNet5 ----
-
-LeNet5Impl::LeNet5Impl(LeNet5Options options_) : options(options_) { reset(); }
-
-void LeNet5Impl::reset() {
-  const bool classic = options.variant() == Variant::kClassic;
-  // Modern pads inside C1 (28x28 in, 28x28 out); classic pads the image to the paper's 32x32 field.
-  C1 = register_module("C1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 6, 5).padding(classic ? 0 : 2)));
-  if (classic) {
-    S2_subsampling = register_module("S2", Subsampling(6));
-    C3_sparse = register_module("C3", SparseConv2d(6, c3_connection_table(), 5));
-    S4_subsampling = register_module("S4", Subsampling(16));
-  } else {
-    S2_maxpool = register_module("S2", MaxPool2x2());
-    C3_dense = register_module("C3", torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 16, 5)));
-    S4_maxpool = register_module("S4", MaxPool2x2());
-  }
-  C5 = register_module("C5", torch::nn::Conv2d(torch::nn::Conv2dOptions(16, 120, 5)));
-  F6 = register_module("F6", torch::nn::Linear(120, 84));
-  if (classic) {
-    output_rbf = register_module("output", EuclideanRBF(rbf_prototypes()));
-    init_uniform_fan_in(C1->weight, 25);
-    init_uniform_fan_in(C1->bias, 25);
-    S2_subsampling->reset_parameters(2.4 / 4);
-    S4_subsampling->reset_parameters(2.4 / 4);
-    init_uniform_fan_in(C5->weight, 16 * 25);
-    init_uniform_fan_in(C5->bias, 16 * 25);
-    init_uniform_fan_in(F6->weight, 120);
-    init_uniform_fan_in(F6->bias, 120);
-  } else {
-    output_linear = register_module("output", torch::nn::Linear(84, kNumClasses));
-  }
-  set_channels_last(channels_last_);
-}
+// ---- LeNet5Impl ----
 
 void LeNet5Impl::set_channels_last(bool enabled) {
   channels_last_ = enabled;
-  const auto format = enabled ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
-  for (auto* conv : {&C1, &C3_dense}) {  // C5 runs as a matrix product (full_field_convolution): kept NCHW
-    if (*conv) (*conv)->weight.set_data((*conv)->weight.contiguous(format));
-  }
-  if (C3_sparse) C3_sparse->dense_weight_format = format;
+  lay_out_kernels(enabled);
 }
 
-torch::Tensor LeNet5Impl::preprocess(const torch::Tensor& images) const {
-  if (options.variant() == Variant::kClassic) {
-    auto padded = torch::constant_pad_nd(images, {kPaperPadding, kPaperPadding, kPaperPadding, kPaperPadding}, 0.0);
-    return padded * kClassicInkRange + kClassicBackground;
+std::vector<NamedTensor> LeNet5Impl::dense_tensors() const {
+  std::vector<NamedTensor> tensors;
+  for (const auto& layer : named_children()) {
+    const auto* sparse = layer.value()->as<SparseConv2dImpl>();
+    for (const auto& parameter : layer.value()->named_parameters(/*recurse=*/false)) {
+      const bool packed = sparse != nullptr && parameter.value().is_same(sparse->weight);
+      tensors.push_back({layer.key() + "." + parameter.key(), packed ? sparse->dense_weight() : parameter.value(), true});
+    }
+    for (const auto& buffer : layer.value()->named_buffers(/*recurse=*/false)) {
+      if (buffer.value().is_floating_point()) tensors.push_back({layer.key() + "." + buffer.key(), buffer.value(), false});
+    }
   }
-  return (images - kMnistMean) / kMnistStd;
+  return tensors;
 }
 
-std::vector<LayerActivation> LeNet5Impl::forward_layers(const torch::Tensor& images) {
-  std::vector<LayerActivation> layers;
-  layers.reserve(7);
-  auto x = preprocess(images);
-  if (options.variant() == Variant::kClassic) {
-    x = scaled_tanh(C1->forward(x));
-    layers.push_back({"C1", LayerKind::kConvolution, x});
-    x = scaled_tanh(S2_subsampling->forward(x));
-    layers.push_back({"S2", LayerKind::kSubsampling, x});
-    x = scaled_tanh(C3_sparse->forward(x));
-    layers.push_back({"C3", LayerKind::kConvolution, x});
-    x = scaled_tanh(S4_subsampling->forward(x));
-    layers.push_back({"S4", LayerKind::kSubsampling, x});
-    x = scaled_tanh(full_field_convolution(C5, x));
-    layers.push_back({"C5", LayerKind::kConvolution, x});
-    x = scaled_tanh(F6->forward(x.flatten(1)));
-    layers.push_back({"F6", LayerKind::kFullyConnected, x});
-    layers.push_back({"output", LayerKind::kRBF, output_rbf->forward(x)});
-  } else {
-    x = torch::relu(C1->forward(x));
-    layers.push_back({"C1", LayerKind::kConvolution, x});
-    x = S2_maxpool->forward(x);
-    layers.push_back({"S2", LayerKind::kMaxPool, x});
-    x = torch::relu(C3_dense->forward(x));
-    layers.push_back({"C3", LayerKind::kConvolution, x});
-    x = S4_maxpool->forward(x);
-    layers.push_back({"S4", LayerKind::kMaxPool, x});
-    x = torch::relu(full_field_convolution(C5, x));
-    layers.push_back({"C5", LayerKind::kConvolution, x});
-    x = torch::relu(F6->forward(x.flatten(1)));
-    layers.push_back({"F6", LayerKind::kFullyConnected, x});
-    layers.push_back({"output", LayerKind::kFullyConnected, output_linear->forward(x)});
+std::shared_ptr<LeNet5Impl> make_lenet5(const LeNet5Options& options) {
+  switch (options.variant()) {
+    case Variant::kClassic: return std::make_shared<LeNet5ClassicImpl>();
+    case Variant::kModern: return std::make_shared<LeNet5ModernImpl>();
   }
-  return layers;
+  throw std::invalid_argument("make_lenet5: unknown variant");
 }
 
-torch::Tensor LeNet5Impl::forward(const torch::Tensor& images) {
-  if (options.variant() == Variant::kClassic) return forward_layers(images).back().output;
-  // The same function as forward_layers, arranged for speed: pooling before ReLU (they commute, and ReLU then
-  // runs on a quarter of the values, gradients included) and C5 as one matrix product.
-  auto x = preprocess(images);
-  x = torch::relu(S2_maxpool->forward(C1->forward(x)));
-  x = torch::relu(S4_maxpool->forward(C3_dense->forward(x)));
-  x = torch::relu(full_field_convolution(C5, x).flatten(1));
-  x = torch::relu(F6->forward(x));
-  return output_linear->forward(x);
+LeNet5 LeNet5::clone() const {
+  auto copy = std::dynamic_pointer_cast<LeNet5Impl>(ptr()->clone());
+  TORCH_CHECK(copy != nullptr, "LeNet5::clone: the copy is not a LeNet5Impl");
+  return LeNet5(std::move(copy));
 }
+
+// ---- shared helpers ----
 
 torch::Tensor full_field_convolution(torch::nn::Conv2d& conv, const torch::Tensor& x) {
   const auto& weight = conv->weight;

@@ -42,7 +42,7 @@ int64_t count_connections(LayerKind kind, const std::vector<int64_t>& shape, int
 }  // namespace
 
 ModelSummary summarize(LeNet5& model) {
-  ModelSummary summary{model->options.variant(), {}, 0, 0, 0};
+  ModelSummary summary{model->variant(), {}, 0, 0, 0};
   torch::NoGradGuard no_grad;
   auto sample = torch::zeros({1, 1, kImageSide, kImageSide});
   const auto children = model->named_children();

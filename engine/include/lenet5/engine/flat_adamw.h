@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace lenet5::engine {
@@ -17,11 +18,14 @@ void clear_gradients(torch::optim::Optimizer& optimizer);
 // most of the optimiser's time.
 //
 // Build it after the parameters have their final device and layout: it rebinds each parameter to a view of
-// the flat buffer (the module keeps working as before). amsgrad, several parameter groups, or parameters of
-// mixed dtype/device fall back to AdamW's own step.
+// the flat buffer (the module keeps working as before). Whatever replaces a parameter's storage afterwards
+// (set_channels_last, to()) would cut it off from the updates, so step() refuses to run then and says which.
+// amsgrad, several parameter groups, or parameters of mixed dtype/device fall back to AdamW's own step.
 class FlatAdamW : public torch::optim::AdamW {
  public:
   FlatAdamW(std::vector<torch::Tensor> parameters, torch::optim::AdamWOptions options);
+  // The same, naming the parameters in its errors ("C3.weight") rather than numbering them.
+  FlatAdamW(const torch::OrderedDict<std::string, torch::Tensor>& named_parameters, torch::optim::AdamWOptions options);
 
   torch::Tensor step(LossClosure closure = nullptr) override;
   void load(torch::serialize::InputArchive& archive) override;
@@ -30,10 +34,12 @@ class FlatAdamW : public torch::optim::AdamW {
 
  private:
   void bind_state_to_flat_buffers();
+  void check_parameters_use_flat_buffer() const;
 
   bool flat_ = false;
   torch::Tensor flat_parameters_, flat_gradients_, flat_exp_avg_, flat_exp_avg_sq_;
   std::vector<int64_t> offsets_;  // where each parameter starts in the flat buffers
+  std::vector<std::string> names_;  // for errors; empty when built from unnamed parameters
 };
 
 }  // namespace lenet5::engine

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <ostream>
+
 namespace lenet5::model {
 
 // Same result and gradient as torch::max_pool2d(x, 2) (ties and NaN included) for x [N,C,H,W].
@@ -14,9 +16,11 @@ torch::Tensor max_pool_2x2(const torch::Tensor& x);
 bool max_pool_2x2_has_fast_path(const torch::Tensor& x);
 
 // max_pool_2x2 as a module (no parameters), so S2 and S4 show up among the network's layers.
-class MaxPool2x2Impl : public torch::nn::Module {
+class MaxPool2x2Impl : public torch::nn::Cloneable<MaxPool2x2Impl> {
  public:
+  void reset() override {}
   torch::Tensor forward(const torch::Tensor& x) { return max_pool_2x2(x); }
+  void pretty_print(std::ostream& stream) const override { stream << "lenet5::model::MaxPool2x2()"; }
 };
 TORCH_MODULE(MaxPool2x2);
 
