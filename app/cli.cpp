@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "commands.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
+#include "lenet5/version.h"
 
 namespace lenet5::app {
 namespace {
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::vector<std::string> subcommand_names(const CLI::App& app) {
   std::vector<std::string> names;
@@ -70,11 +70,11 @@ std::string usage_message(const CLI::App& app, const CLI::ParseError& error) {
     for (const auto& name : subcommand_names(app)) names += (names.empty() ? "" : ", ") + name;
     return "a subcommand is required: " + names + " (lenet5 --help describes them)";
   }
-  return first_line(error.what());
+  return text::first_line(error.what());
 }
 
 int report(const std::string& message, int code) {
-  std::cerr << "lenet5: error: " << deploy::printable(first_line(message)) << "\n";
+  std::cerr << "lenet5: error: " << text::printable(text::first_line(message)) << "\n";
   return code;
 }
 
@@ -83,7 +83,7 @@ int report(const std::string& message, int code) {
 std::unique_ptr<CLI::App> make_app() {
   auto app = std::make_unique<CLI::App>("lenet5: train, export and serve LeNet-5 (LeCun et al., 1998) with LibTorch");
   app->require_subcommand(1);
-  app->set_version_flag("--version", std::string("lenet5 ") + LENET5_VERSION);
+  app->set_version_flag("--version", std::string("lenet5 ") + kVersion);
   setup_summary(*app);
   setup_train(*app);
   setup_eval(*app);

@@ -12,11 +12,10 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/image.h"
 #include "lenet5/deploy/predict.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/threads.h"
-#include "lenet5/engine/run_files.h"
 #include "lenet5/files/write.h"
 
 namespace lenet5::app {
@@ -35,7 +34,7 @@ struct PredictOptions {
 
 // "7" for digits, "9 Ankle boot" where the class has a name of its own, safe for a terminal.
 std::string describe_class(int64_t label, const std::vector<std::string>& names) {
-  return deploy::printable(engine::class_label(label, names));
+  return text::printable(engine::class_label(label, names));
 }
 
 std::string format_prediction(const std::string& file, const deploy::Prediction& prediction,
@@ -46,7 +45,7 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
     return prediction.probabilities[static_cast<size_t>(a)] > prediction.probabilities[static_cast<size_t>(b)];
   });
   std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << deploy::printable(file) << ": " << describe_class(prediction.label, names) << " ("
+  out << std::fixed << std::setprecision(2) << text::printable(file) << ": " << describe_class(prediction.label, names) << " ("
       << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
   if (top_k > 1) {
     out << "; top " << top_k << ":";
@@ -87,7 +86,7 @@ void run_predict(const PredictOptions& options) {
       files.push_back(file);
       images.push_back(std::move(image));
     } catch (const deploy::ImageError& e) {
-      std::cerr << "lenet5: error: " << deploy::printable(e.what()) << "\n";
+      std::cerr << "lenet5: error: " << text::printable(e.what()) << "\n";
       ++failed;
     }
   }
@@ -95,9 +94,9 @@ void run_predict(const PredictOptions& options) {
   for (size_t i = 0; i < predictions.size(); ++i) {
     const auto& prediction = predictions[i];
     if (options.json) {
-      const nlohmann::json line{{"file", deploy::printable(files[i])},
+      const nlohmann::json line{{"file", text::printable(files[i])},
                                 {"label", prediction.label},
-                                {"name", deploy::printable(names[static_cast<size_t>(prediction.label)])},
+                                {"name", text::printable(names[static_cast<size_t>(prediction.label)])},
                                 {"probabilities", prediction.probabilities}};
       std::cout << line.dump() << "\n";
     } else {

@@ -9,7 +9,9 @@
 #include <fstream>
 
 #include "commands.h"
+#include "lenet5/data/dataset_files.h"
 #include "lenet5/data/idx.h"
+#include "lenet5/run_files/file_names.h"
 #include "lenet5/report/report.h"
 #include "report_observer.h"
 
@@ -22,24 +24,24 @@ struct ReportOptions {
   std::string data_dir;  // empty: config.json's data_dir
 };
 
-// <dir>/<name>, raw or gzipped.
-std::string data_file(const std::string& dir, const std::string& name) {
-  const fs::path raw = fs::path(dir) / name;
-  return fs::exists(raw) ? raw.string() : raw.string() + ".gz";
+// The test images in `dir`, raw or gzipped; the raw name when neither is there (the report says so in a note).
+std::string test_images_file(const std::string& dir) {
+  const std::string name = data::split_file_name(data::Split::kTest, /*labels=*/false);
+  return data::find_idx_file(dir, name).value_or((fs::path(dir) / name).string());
 }
 
 // The run's evaluation.json scored the first n test images of its dataset: the --data folder must hold the
 // same labels there (class counts and each listed mistake), or the report would caption other images.
 void check_test_data_matches_run(const std::string& run_dir, const std::string& data_dir) {
-  std::ifstream in(fs::path(run_dir) / "evaluation.json");
+  std::ifstream in(fs::path(run_dir) / run_files::kEvaluation);
   const auto evaluation = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   if (!evaluation.is_object() || !evaluation.contains("n") || !evaluation.contains("confusion")) return;  // nothing to caption
-  std::ifstream config_in(fs::path(run_dir) / "config.json");
+  std::ifstream config_in(fs::path(run_dir) / run_files::kConfig);
   const auto config = nlohmann::json::parse(config_in, nullptr, false);
   const std::string dataset = config.is_object() ? config.value("dataset", std::string("?")) : "?";
   const std::string mismatch = "--data: the test labels in " + data_dir + " are not those this run was evaluated on (its dataset: " +
                                dataset + ", per config.json); pass the run's dataset folder";
-  const auto labels = data::read_idx_file(data_file(data_dir, "t10k-labels-idx1-ubyte"), data::IdxKind::kLabels).values;
+  const auto labels = data::read_idx_file(data::find_split_file(data_dir, data::Split::kTest, /*labels=*/true), data::IdxKind::kLabels).values;
   try {
     const auto n = evaluation.at("n").get<size_t>();
     if (labels.size() < n) throw std::invalid_argument(mismatch);
@@ -71,7 +73,7 @@ void run_report(const ReportOptions& options) {
   auto inputs = report_inputs(options.run_dir, variant);
   if (!options.data_dir.empty()) {
     check_test_data_matches_run(options.run_dir, options.data_dir);
-    inputs.test_images = data_file(options.data_dir, "t10k-images-idx3-ubyte");
+    inputs.test_images = test_images_file(options.data_dir);
   }
   const std::string written = report::write_report(inputs);  // "wrote" only once it is written
   std::cout << "wrote " << written << "\n";

@@ -1,6 +1,6 @@
 // Hostile files around the real lenet5 executable, one class per test: inputs that are not regular files,
 // outputs that alias inputs or foreign files, concurrent runs, file names that look like options and file-size
-// limits. The library tests (files_test, engine_run_files_test, ...) cover each case in-process; these check the
+// limits. The library tests (files_test, run_files_test, ...) cover each case in-process; these check the
 // wiring through every command with few process starts. Every run has a timeout, so a hang fails, never blocks.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lenet5/engine/run_files.h"
+#include "lenet5/run_files/run_folder.h"
 #include "test_files.h"
 
 namespace {
@@ -153,7 +153,7 @@ TEST(HostileFiles, ASecondRunIntoABusyFolderFailsAndForeignFilesAreKept) {
   fs::create_directories(run);
   {
     // Held here the way a running `lenet5 train` holds it (the same lock, from another process).
-    const lenet5::engine::RunFolder running(run, false);
+    const lenet5::run_files::RunFolder running(run, false);
     const auto second = run_lenet5(train_arguments(dir.file("data"), run));
     EXPECT_EQ(second.exit_code, 1) << second.output;
     EXPECT_THAT(second.output, HasSubstr(run + ": another lenet5 train is running in this folder"));

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "lenet5/data/dataset_files.h"
 #include "lenet5/data/idx.h"
 #include "lenet5/data/memory.h"
 #include "test_files.h"
@@ -255,6 +256,21 @@ TEST(IdxReader, ReadsRealMnistTestLabels) {
   std::vector<int> counts(10, 0);
   for (auto label : labels.values) ++counts[label];
   EXPECT_EQ(counts, (std::vector<int>{980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}));
+}
+
+// The one lookup of a dataset file: the raw file first, else its .gz, else nothing (the callers say why).
+TEST(DatasetFiles, RawFileBeforeGzipElseNothing) {
+  TempDir dir;
+  const std::string name = lenet5::data::split_file_name(lenet5::data::Split::kTest, /*labels=*/true);
+  EXPECT_EQ(name, "t10k-labels-idx1-ubyte");
+  EXPECT_FALSE(lenet5::data::find_idx_file(dir.path(), name).has_value());
+  EXPECT_THROW(lenet5::data::find_split_file(dir.path(), lenet5::data::Split::kTest, true), IdxError);
+  write_gzip_file(dir.file(name + ".gz"), {1});
+  EXPECT_EQ(lenet5::data::find_idx_file(dir.path(), name), dir.file(name + ".gz"));
+  write_file(dir.file(name), {1});
+  EXPECT_EQ(lenet5::data::find_idx_file(dir.path(), name), dir.file(name));
+  EXPECT_EQ(lenet5::data::find_split_file(dir.path(), lenet5::data::Split::kTest, true), dir.file(name));
+  EXPECT_EQ(lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist).at(9), "Ankle boot");
 }
 
 }  // namespace

@@ -21,7 +21,7 @@
 
 #include "lenet5/data/idx.h"
 #include "lenet5/deploy/image.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
 #include "test_files.h"
 
 namespace {
@@ -426,7 +426,7 @@ TEST(DeployImage, PicturesOverThePixelCapAreRefusedFromTheHeader) {
 }
 
 TEST(DeployImage, PrintableEscapesTerminalControlsOnly) {
-  using lenet5::deploy::printable;
+  using lenet5::text::printable;
   EXPECT_EQ(printable("digit 7.png"), "digit 7.png");
   EXPECT_EQ(printable("a\x1b[2Jb"), "a\\x1B[2Jb");
   EXPECT_EQ(printable("line\nbreak\ttab\r"), "line\\x0Abreak\\x09tab\\x0D");

@@ -166,6 +166,14 @@ TEST_F(ReportHtml, FullRunIsWellFormedWithEverySection) {
   }
 }
 
+// The page's style sheet is report/src/report.css as it is on disk, embedded at build time.
+TEST_F(ReportHtml, StyleSheetIsReportCss) {
+  write_fake_run(dir.path(), 1, false, "/nonexistent");
+  const std::string css = read_text(LENET5_REPORT_CSS);
+  ASSERT_THAT(css, HasSubstr(".mistake .wrong"));
+  EXPECT_THAT(lenet5::report::render_report_html(inputs()), HasSubstr("<style>\n" + css + "</style>"));
+}
+
 TEST_F(ReportHtml, MissingFilesDegradeToNotes) {
   // An empty folder, then only config.json, then an empty metrics.jsonl: each renders with notes.
   std::string html = lenet5::report::render_report_html({dir.path(), {}, {}, ""});

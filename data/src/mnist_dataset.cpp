@@ -12,8 +12,6 @@ namespace {
 
 constexpr int64_t kImageSide = 28;
 
-std::string split_prefix(Split split) { return split == Split::kTrain ? "train" : "t10k"; }
-
 uint64_t mix_seed(uint64_t seed, uint64_t stream) {
   // splitmix64: decorrelates generators seeded with nearby values.
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (stream + 1);
@@ -23,35 +21,6 @@ uint64_t mix_seed(uint64_t seed, uint64_t stream) {
 }
 
 }  // namespace
-
-DatasetKind parse_dataset_kind(const std::string& name) {
-  if (name == "mnist") return DatasetKind::kMnist;
-  if (name == "fashion-mnist") return DatasetKind::kFashionMnist;
-  throw std::invalid_argument("unknown dataset '" + name + "': expected mnist or fashion-mnist");
-}
-
-std::string dataset_kind_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "mnist" : "fashion-mnist"; }
-
-const std::vector<std::string>& class_names(DatasetKind kind) {
-  static const std::vector<std::string> digits = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-  static const std::vector<std::string> clothes = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                   "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-  return kind == DatasetKind::kMnist ? digits : clothes;
-}
-
-std::string find_split_file(const std::string& root, Split split, bool labels) {
-  namespace fs = std::filesystem;
-  const std::string base = split_prefix(split) + (labels ? "-labels-idx1-ubyte" : "-images-idx3-ubyte");
-  std::error_code ignored;
-  if (!fs::is_directory(root, ignored)) {
-    throw IdxError(root + ": dataset folder does not exist (expected " + base + " or " + base + ".gz in it)");
-  }
-  for (const std::string& name : {base, base + ".gz"}) {
-    const fs::path path = fs::path(root) / name;
-    if (fs::exists(path, ignored)) return path.string();
-  }
-  throw IdxError(root + ": missing " + base + " (or " + base + ".gz)");
-}
 
 MnistDataset::MnistDataset(const std::string& root, Split split, int64_t limit) {
   const std::string images_path = find_split_file(root, split, false);

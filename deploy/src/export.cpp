@@ -14,13 +14,16 @@
 #include <sstream>
 
 #include "lenet5/data/mnist_dataset.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
+#include "lenet5/version.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/files/read.h"
 #include "lenet5/files/write.h"
 #include "lenet5/model/paper_tables.h"
 
 namespace lenet5::deploy {
+using text::first_line;
+using text::printable;
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -32,11 +35,8 @@ using model::kMnistStd;
 using model::kSquashAmplitude;
 using model::kSquashSlope;
 
-constexpr const char* kCheckpointFormatPrefix = "lenet5-checkpoint-";
 constexpr int64_t kCheckImages = 16;
 constexpr double kGoldenRatioFraction = 0.6180339887498949;
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string number(double value) {
   std::ostringstream out;
@@ -98,7 +98,7 @@ torch::Tensor scores_of(torch::jit::Module& module, const torch::Tensor& images)
 bool is_checkpoint(const torch::jit::Module& module) {
   if (!module.hasattr("format")) return false;
   const auto format = module.attr("format");
-  return format.isString() && format.toStringRef().rfind(kCheckpointFormatPrefix, 0) == 0;
+  return format.isString() && engine::is_checkpoint_format(format.toStringRef());
 }
 
 double max_abs(const torch::Tensor& tensor) { return tensor.abs().max().item<double>(); }
@@ -314,7 +314,7 @@ ExportReport export_torchscript(model::LeNet5& model, const ExportMetadata& meta
   stored.input = kInputContract;
   stored.output = kOutputContract;
   stored.torch_version = engine::torch_version();
-  stored.lenet5_version = LENET5_VERSION;
+  stored.lenet5_version = kVersion;
 
   torch::jit::Module module = to_torchscript(model);
   stored.optimization = "none";

@@ -1,7 +1,7 @@
 #include "lenet5/deploy/image.h"
 
 #include "image_format.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
 
 #include <stb_image.h>
 #include <stb_image_write.h>
@@ -22,6 +22,7 @@
 #include "lenet5/files/write.h"
 
 namespace lenet5::deploy {
+using text::printable;
 namespace {
 namespace fs = std::filesystem;
 

@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "lenet5/deploy/export.h"
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
 #include "lenet5/model/lenet5.h"
 
 namespace lenet5::deploy {
+using text::printable;
 namespace {
 
 std::string type_of(const c10::IValue& value) { return value.isNone() ? "None" : value.type()->repr_str(); }

@@ -9,19 +9,19 @@
 
 #include "lenet5/files/read.h"
 #include "lenet5/files/write.h"
+#include "lenet5/text/printable.h"
 
 namespace lenet5::engine {
+using text::first_line;
 namespace {
 
 // v2: the torch archive followed by a trailer with its size and CRC32, verified on load. v1 (no trailer)
 // checkpoints still load, unverified.
-constexpr const char* kFormat = "lenet5-checkpoint-v2";
-constexpr const char* kUnverifiedFormat = "lenet5-checkpoint-v1";
+const std::string kFormat = std::string(kCheckpointFormatPrefix) + "v2";
+const std::string kUnverifiedFormat = std::string(kCheckpointFormatPrefix) + "v1";
 // Trailer: magic, archive size (u64), CRC32 of the archive (u32), both little-endian.
 constexpr std::array<char, 8> kTrailerMagic = {'L', 'N', '5', 'C', 'R', 'C', '3', '2'};
 constexpr std::size_t kTrailerSize = 8 + 8 + 4;
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::uint32_t checksum(const std::string& bytes, std::size_t size) {
   return static_cast<std::uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), size));
@@ -66,7 +66,7 @@ torch::serialize::InputArchive open_archive(const std::string& path, const torch
   c10::IValue format;
   if (!archive.try_read("format", format) || !format.isString() ||
       (format.toStringRef() != kFormat && format.toStringRef() != kUnverifiedFormat)) {
-    throw CheckpointError(path + ": not a lenet5 checkpoint (no '" + std::string(kFormat) + "' format tag)");
+    throw CheckpointError(path + ": not a lenet5 checkpoint (no '" + kFormat + "' format tag)");
   }
   if (format.toStringRef() == kFormat && !has_trailer) {
     throw CheckpointError(path + ": checksum missing (corrupt or truncated checkpoint)");
@@ -76,10 +76,12 @@ torch::serialize::InputArchive open_archive(const std::string& path, const torch
 
 }  // namespace
 
+bool is_checkpoint_format(const std::string& tag) { return tag.rfind(kCheckpointFormatPrefix, 0) == 0; }
+
 void save_checkpoint(const std::string& path, model::LeNet5& model, const torch::optim::Optimizer* optimizer,
                      const CheckpointInfo& info) {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format", c10::IValue(kFormat));
   archive.write("variant", c10::IValue(model::variant_name(info.variant)));
   archive.write("dataset", c10::IValue(info.dataset));
   archive.write("epoch", c10::IValue(info.epoch));

@@ -43,8 +43,7 @@ void move_model_to(model::LeNet5& net, const torch::Device& device) {
 }
 
 std::string torch_version() {
-  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-         std::to_string(TORCH_VERSION_PATCH);
+  return TORCH_VERSION;
 }
 
 }  // namespace lenet5::engine

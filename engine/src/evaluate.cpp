@@ -1,50 +1,52 @@
 #include "lenet5/engine/evaluate.h"
 
-#include <nlohmann/json.hpp>
-
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
 
 #include "lenet5/model/loss.h"
+#include "lenet5/run_files/evaluation_record.h"
 
 namespace lenet5::engine {
 
-Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
-                    const EvaluateOptions& options) {
-  const int64_t batch_size = options.batch_size;
-  c10::InferenceMode inference;
+namespace {
+
+// What scoring the batches leaves on the device; read back once, at the end.
+struct DeviceTotals {
+  torch::Tensor loss_sum;    // float64 []
+  torch::Tensor confusion;   // int64 [100]: true * 10 + predicted
+  torch::Tensor non_finite;  // images with a NaN or infinite score
+  std::vector<torch::Tensor> wrong_confidence;  // confidence of each wrong prediction (-1 where right)
+};
+
+DeviceTotals score_batches(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
+                           const EvaluateOptions& options) {
   const auto& images = data.images();
   const auto& targets = data.targets();
   const int64_t n = data.length();
-  auto loss_sum = torch::zeros({}, images.options().dtype(torch::kFloat64));
-  auto confusion = torch::zeros({100}, targets.options());
-  auto non_finite = torch::zeros({}, targets.options());  // images with a NaN or infinite score
-  // Confidence of each wrong prediction (-1 where right), kept on the device until the end.
-  std::vector<torch::Tensor> wrong_confidence;
-  for (int64_t begin = 0; begin < n; begin += batch_size) {
-    const int64_t end = std::min(n, begin + batch_size);
+  DeviceTotals totals{torch::zeros({}, images.options().dtype(torch::kFloat64)), torch::zeros({100}, targets.options()),
+                      torch::zeros({}, targets.options()), {}};
+  for (int64_t begin = 0; begin < n; begin += options.batch_size) {
+    const int64_t end = std::min(n, begin + options.batch_size);
     auto x = images.slice(0, begin, end);
     auto y = targets.slice(0, begin, end);
     auto scores = scorer(x);
-    non_finite += torch::isfinite(scores).logical_not().any(1).sum();
-    loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
+    totals.non_finite += torch::isfinite(scores).logical_not().any(1).sum();
+    totals.loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
     auto predicted = scores.argmax(1);
-    confusion += torch::bincount(y * 10 + predicted, {}, 100);
+    totals.confusion += torch::bincount(y * 10 + predicted, {}, 100);
     if (options.on_progress) options.on_progress(end, n);
     if (options.worst_mistakes > 0) {
       auto confidence = torch::softmax(scores.to(torch::kFloat32), 1).amax(1);
-      wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
+      totals.wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
     }
   }
-  if (const int64_t bad = non_finite.item<int64_t>(); bad > 0) {
-    const std::string prefix = options.model_name.empty() ? "" : options.model_name + ": ";
-    throw std::runtime_error(prefix + "the model returns non-finite scores (NaN or infinity) for " +
-                             std::to_string(bad) + " of " + std::to_string(n) + " images");
-  }
-  Evaluation result;
-  result.n = n;
-  result.loss = n > 0 ? loss_sum.item<double>() / static_cast<double>(n) : 0.0;
+  return totals;
+}
+
+// The confusion matrix, per-class accuracy and accuracy of `result` from the device's counts; returns the
+// number classified right.
+int64_t fill_confusion(Evaluation& result, const torch::Tensor& confusion) {
   auto matrix = confusion.to(torch::kCPU).view({10, 10});
   auto access = matrix.accessor<int64_t, 2>();
   int64_t correct = 0;
@@ -57,19 +59,47 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
     correct += access[t][t];
     result.per_class_accuracy[t] = row_total > 0 ? static_cast<double>(access[t][t]) / row_total : 0.0;
   }
-  result.accuracy = n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0;
-  if (!wrong_confidence.empty()) {
-    auto all = torch::cat(wrong_confidence);
+  result.accuracy = result.n > 0 ? static_cast<double>(correct) / static_cast<double>(result.n) : 0.0;
+  return correct;
+}
+
+// The `k` most confidently wrong images, most confident first.
+std::vector<Mistake> worst_mistakes(const Scorer& scorer, const data::MnistDataset& data,
+                                    const std::vector<torch::Tensor>& wrong_confidence, int64_t k) {
+  auto [confidence, index] = torch::cat(wrong_confidence).topk(k);
+  confidence = confidence.to(torch::kCPU);
+  index = index.to(torch::kCPU);
+  const auto& images = data.images();
+  const auto& targets = data.targets();
+  auto labels = targets.index_select(0, index.to(targets.device())).to(torch::kCPU);
+  auto predicted = scorer(images.index_select(0, index.to(images.device()))).argmax(1).to(torch::kCPU);
+  std::vector<Mistake> mistakes;
+  for (int64_t i = 0; i < k; ++i) {
+    mistakes.push_back({index[i].item<int64_t>(), labels[i].item<int64_t>(), predicted[i].item<int64_t>(),
+                        confidence[i].item<double>()});
+  }
+  return mistakes;
+}
+
+}  // namespace
+
+Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
+                    const EvaluateOptions& options) {
+  c10::InferenceMode inference;
+  const int64_t n = data.length();
+  const DeviceTotals totals = score_batches(scorer, data, variant, options);
+  if (const int64_t bad = totals.non_finite.item<int64_t>(); bad > 0) {
+    const std::string prefix = options.model_name.empty() ? "" : options.model_name + ": ";
+    throw std::runtime_error(prefix + "the model returns non-finite scores (NaN or infinity) for " +
+                             std::to_string(bad) + " of " + std::to_string(n) + " images");
+  }
+  Evaluation result;
+  result.n = n;
+  result.loss = n > 0 ? totals.loss_sum.item<double>() / static_cast<double>(n) : 0.0;
+  const int64_t correct = fill_confusion(result, totals.confusion);
+  if (!totals.wrong_confidence.empty()) {
     const int64_t k = std::min<int64_t>(options.worst_mistakes, n - correct);
-    auto [confidence, index] = all.topk(k);
-    confidence = confidence.to(torch::kCPU);
-    index = index.to(torch::kCPU);
-    auto labels = targets.index_select(0, index.to(targets.device())).to(torch::kCPU);
-    auto predicted = scorer(images.index_select(0, index.to(images.device()))).argmax(1).to(torch::kCPU);
-    for (int64_t i = 0; i < k; ++i) {
-      result.worst_mistakes.push_back({index[i].item<int64_t>(), labels[i].item<int64_t>(),
-                                       predicted[i].item<int64_t>(), confidence[i].item<double>()});
-    }
+    result.worst_mistakes = worst_mistakes(scorer, data, totals.wrong_confidence, k);
   }
   return result;
 }
@@ -109,19 +139,14 @@ std::string format_evaluation(const Evaluation& evaluation, const std::vector<st
 }
 
 std::string evaluation_json(const Evaluation& evaluation) {
-  nlohmann::json json;
-  json["n"] = evaluation.n;
-  json["accuracy"] = evaluation.accuracy;
-  json["loss"] = evaluation.loss;
-  json["per_class_accuracy"] = evaluation.per_class_accuracy;
-  json["confusion"] = evaluation.confusion;
-  if (!evaluation.worst_mistakes.empty()) {
-    auto& mistakes = json["worst_mistakes"] = nlohmann::json::array();
-    for (const auto& m : evaluation.worst_mistakes) {
-      mistakes.push_back({{"index", m.index}, {"label", m.label}, {"predicted", m.predicted}, {"confidence", m.confidence}});
-    }
-  }
-  return json.dump();
+  run_files::EvaluationRecord record;
+  record.n = evaluation.n;
+  record.accuracy = evaluation.accuracy;
+  record.loss = evaluation.loss;
+  record.per_class_accuracy.assign(evaluation.per_class_accuracy.begin(), evaluation.per_class_accuracy.end());
+  for (const auto& row : evaluation.confusion) record.confusion.emplace_back(row.begin(), row.end());
+  for (const auto& m : evaluation.worst_mistakes) record.worst_mistakes.push_back(m);
+  return run_files::evaluation_json(record);
 }
 
 }  // namespace lenet5::engine

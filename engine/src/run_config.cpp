@@ -8,6 +8,8 @@
 
 #include "lenet5/engine/device.h"
 #include "lenet5/files/read.h"
+#include "lenet5/run_files/file_names.h"
+#include "lenet5/version.h"
 
 namespace lenet5::engine {
 namespace fs = std::filesystem;
@@ -52,7 +54,7 @@ const std::vector<RecipeSetting>& recipe() {
   return settings;
 }
 
-std::string config_path(const std::string& run_dir) { return (fs::path(run_dir) / run_file::kConfig).string(); }
+std::string config_path(const std::string& run_dir) { return (fs::path(run_dir) / run_files::kConfig).string(); }
 
 }  // namespace
 
@@ -68,7 +70,7 @@ json run_config_json(const TrainOptions& options, const std::string& run_dir, co
   config["device"] = device.str();
   config["threads"] = torch::get_num_threads();
   config["run_dir"] = run_dir;
-  config["versions"] = {{"lenet5", LENET5_VERSION}, {"torch", torch_version()}};
+  config["versions"] = {{"lenet5", kVersion}, {"torch", torch_version()}};
   config["host"] = host;
   return config;
 }
@@ -114,13 +116,13 @@ json record_resume(json config, const TrainOptions& options, int64_t first_epoch
                                {"device", device.str()},
                                {"threads", torch::get_num_threads()},
                                {"data_dir", options.data_dir},
-                               {"lenet5", LENET5_VERSION}});
+                               {"lenet5", kVersion}});
   return config;
 }
 
 TrainOptions resume_options(const TrainOptions& requested, const std::set<std::string>& given) {
   if (requested.out_dir.empty()) throw std::invalid_argument("--resume: needs --out RUN_DIR, the run to continue");
-  const std::string checkpoint = (fs::path(requested.out_dir) / "checkpoint.pt").string();
+  const std::string checkpoint = (fs::path(requested.out_dir) / run_files::kCheckpoint).string();
   if (!fs::exists(checkpoint)) throw std::invalid_argument("--resume: " + checkpoint + " does not exist");
   const json config = read_run_config(requested.out_dir);
   TrainOptions options = requested;  // the machine's settings and everything that is not part of the recipe

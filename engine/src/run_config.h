@@ -7,7 +7,6 @@
 
 #include <string>
 
-#include "lenet5/engine/run_files.h"
 #include "lenet5/engine/trainer.h"
 
 namespace lenet5::engine {

@@ -7,18 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/data/dataset_files.h"
+
 namespace lenet5::data {
-
-enum class Split { kTrain, kTest };
-
-enum class DatasetKind { kMnist, kFashionMnist };
-
-DatasetKind parse_dataset_kind(const std::string& name);  // "mnist" | "fashion-mnist"
-std::string dataset_kind_name(DatasetKind kind);
-const std::vector<std::string>& class_names(DatasetKind kind);
-
-// The canonical file of a split in `root` ("train-images-idx3-ubyte" or the same name + ".gz").
-std::string find_split_file(const std::string& root, Split split, bool labels);
 
 // Images as float32 [N,1,28,28] with pixel values in [0,1] (ink high), labels as int64 [N].
 // All model-specific preprocessing (normalisation, padding) lives in the model, so every consumer

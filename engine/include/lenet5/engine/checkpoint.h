@@ -16,6 +16,11 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A checkpoint's "format" entry: this prefix and its version ("lenet5-checkpoint-v2"). Other tools (export)
+// tell a checkpoint from other files by it.
+inline constexpr const char* kCheckpointFormatPrefix = "lenet5-checkpoint-";
+bool is_checkpoint_format(const std::string& tag);  // any version
+
 struct CheckpointInfo {
   model::Variant variant = model::Variant::kModern;
   std::string dataset = "mnist";

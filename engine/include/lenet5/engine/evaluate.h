@@ -9,15 +9,12 @@
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/model/lenet5.h"
+#include "lenet5/run_files/evaluation_record.h"
 
 namespace lenet5::engine {
 
-struct Mistake {
-  int64_t index = 0;  // position in the evaluated dataset
-  int64_t label = 0;
-  int64_t predicted = 0;
-  double confidence = 0;  // softmax probability of the predicted class
-};
+// One of the most confidently wrong images, as evaluation.json lists it (lenet5_run_files).
+using Mistake = run_files::MistakeRecord;
 
 struct Evaluation {
   int64_t n = 0;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/run_files/epoch_record.h"
+
 namespace lenet5::engine {
 
 // Every setting of a training run; config.json records them all.
@@ -53,15 +55,8 @@ double recommended_learning_rate(const std::string& optimizer, const std::string
 // raised; --device, --threads and --data are the machine's, not the recipe's (config.json records each resume).
 TrainOptions resume_options(const TrainOptions& requested, const std::set<std::string>& given);
 
-struct EpochMetrics {
-  int64_t epoch = 0;  // 1-based
-  double train_loss = 0, train_accuracy = 0;
-  double test_loss = 0, test_accuracy = 0;
-  std::optional<double> val_loss, val_accuracy;
-  double lr = 0;  // at the end of the epoch
-  double seconds = 0;
-  double images_per_second = 0;
-};
+// What one epoch measured: the record metrics.jsonl holds (lenet5_run_files).
+using EpochMetrics = run_files::EpochRecord;
 
 struct BatchProgress {
   int64_t epoch = 0, epochs = 0;

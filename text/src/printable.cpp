@@ -1,8 +1,8 @@
-#include "lenet5/deploy/printable.h"
+#include "lenet5/text/printable.h"
 
 #include <cstdio>
 
-namespace lenet5::deploy {
+namespace lenet5::text {
 namespace {
 
 std::string hex_escape(const char* prefix, unsigned value, int digits) {
@@ -63,4 +63,6 @@ std::string printable(std::string_view text) {
   return out;
 }
 
-}  // namespace lenet5::deploy
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+}  // namespace lenet5::text

@@ -1,4 +1,4 @@
-#include "lenet5/engine/run_files.h"
+#include "lenet5/run_files/run_folder.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,7 +12,10 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace lenet5::engine {
+#include "lenet5/files/read.h"
+#include "lenet5/files/write.h"
+
+namespace lenet5::run_files {
 namespace fs = std::filesystem;
 namespace {
 
@@ -62,34 +65,43 @@ std::string run_files_in(const std::string& dir) {
 
 }  // namespace
 
-const std::vector<std::string>& run_file_names() {
-  static const std::vector<std::string> names = {run_file::kCheckpoint, run_file::kBest,       run_file::kMetrics,
-                                                 run_file::kConfig,     run_file::kEvaluation, run_file::kReport};
-  return names;
-}
-
 RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& parent, const std::string& label) {
-  if (dir.empty()) {
-    path_ = create_new_run_directory(parent, label);
-    created_top_ = path_;
-  } else {
-    path_ = dir;
-    struct stat info {};
-    if (::stat(dir.c_str(), &info) == 0) {
-      if (!S_ISDIR(info.st_mode)) throw files::FileError(dir + ": exists and is not a folder");
-    } else {
-      created_top_ = highest_missing_folder(dir);
-      std::error_code error;
-      fs::create_directories(dir, error);
-      if (error) throw files::FileError(dir + ": cannot create folder: " + error.message());
-    }
-  }
+  create(dir, parent, label);
   try {
     files::ensure_writable_directory(path_);
   } catch (...) {
     release();
     throw;
   }
+  lock();
+  try {
+    check_contents(resume);
+    files::remove_stale_temporary_files(path_);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void RunFolder::create(const std::string& dir, const std::string& parent, const std::string& label) {
+  if (dir.empty()) {
+    path_ = create_new_run_directory(parent, label);
+    created_top_ = path_;
+    return;
+  }
+  path_ = dir;
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) == 0) {
+    if (!S_ISDIR(info.st_mode)) throw files::FileError(dir + ": exists and is not a folder");
+    return;
+  }
+  created_top_ = highest_missing_folder(dir);
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) throw files::FileError(dir + ": cannot create folder: " + error.message());
+}
+
+void RunFolder::lock() {
   lock_fd_ = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   // A filesystem without locks (ENOLCK, EINVAL) runs unlocked; only a lock held by another process stops us.
   if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
@@ -98,21 +110,18 @@ RunFolder::RunFolder(const std::string& dir, bool resume, const std::string& par
     throw files::FileError(path_ + ": another lenet5 train is running in this folder; wait for it to end or choose "
                                    "another --out");
   }
-  try {
-    const std::string checkpoint = file(run_file::kCheckpoint);
-    const std::string present = run_files_in(path_);
-    if (resume && !files::exists(checkpoint)) {
-      const std::string holds = present.empty() ? "" : " (the folder holds " + present + ": nothing to resume from)";
-      throw std::invalid_argument("--resume: " + checkpoint + " does not exist" + holds);
-    }
-    if (!resume && !present.empty()) {
-      throw std::invalid_argument("--out: " + path_ + " already holds a run; pass --resume to continue it or choose "
-                                  "another folder (found " + present + ")");
-    }
-    files::remove_stale_temporary_files(path_);
-  } catch (...) {
-    release();
-    throw;
+}
+
+void RunFolder::check_contents(bool resume) const {
+  const std::string checkpoint = file(kCheckpoint);
+  const std::string present = run_files_in(path_);
+  if (resume && !files::exists(checkpoint)) {
+    const std::string holds = present.empty() ? "" : " (the folder holds " + present + ": nothing to resume from)";
+    throw std::invalid_argument("--resume: " + checkpoint + " does not exist" + holds);
+  }
+  if (!resume && !present.empty()) {
+    throw std::invalid_argument("--out: " + path_ + " already holds a run; pass --resume to continue it or choose "
+                                "another folder (found " + present + ")");
   }
 }
 
@@ -130,4 +139,4 @@ void RunFolder::release() {
 
 std::string RunFolder::file(const char* name) const { return (fs::path(path_) / name).string(); }
 
-}  // namespace lenet5::engine
+}  // namespace lenet5::run_files

@@ -3,18 +3,22 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string>
 
-#include "lenet5/engine/run_files.h"
+#include "lenet5/files/write.h"
+#include "lenet5/run_files/epoch_record.h"
+#include "lenet5/run_files/evaluation_record.h"
+#include "lenet5/run_files/run_folder.h"
 #include "test_files.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using lenet5::engine::RunFolder;
+using lenet5::run_files::RunFolder;
 using lenet5::testing::TempDir;
 using ::testing::HasSubstr;
 
@@ -46,7 +50,7 @@ TEST(RunFolder, ASecondRunInTheSameFolderFailsWhileTheFirstHoldsIt) {
 
 TEST(RunFolder, AnyRunFileMakesItARun) {
   TempDir dir;
-  for (const auto& name : lenet5::engine::run_file_names()) {
+  for (const auto& name : lenet5::run_files::run_file_names()) {
     const std::string run = dir.file("run-" + name);
     fs::create_directories(run);
     touch(run + "/" + name);
@@ -106,6 +110,55 @@ TEST(RunFolder, OutputThatIsNoFolder) {
             dir.file("plain") + ": exists and is not a folder");
   EXPECT_THAT(error_of([&] { RunFolder folder(dir.file("plain/run"), false); }),
               HasSubstr("plain/run: cannot create folder"));
+}
+
+// One record, written by the trainer and read by resume and the report: what one writes the other reads back.
+TEST(RunFilesRecords, EpochLineReadsBackAsWritten) {
+  lenet5::run_files::EpochRecord record;
+  record.epoch = 3;
+  record.train_loss = 0.25;
+  record.train_accuracy = 0.9;
+  record.test_loss = 0.3;
+  record.test_accuracy = 0.875;
+  record.lr = 1e-3;
+  record.seconds = 12.5;
+  record.images_per_second = 4800;
+  for (const bool validation : {false, true}) {
+    if (validation) {
+      record.val_loss = 0.28;
+      record.val_accuracy = 0.88;
+    }
+    const std::string line = lenet5::run_files::epoch_line(record);
+    const auto back = lenet5::run_files::parse_epoch_line(line, "metrics.jsonl:1", 1);
+    EXPECT_EQ(lenet5::run_files::epoch_line(back), line);
+    EXPECT_TRUE(back.complete()) << line;
+    EXPECT_EQ(back.val_accuracy.has_value(), validation) << line;
+  }
+  const auto partial = lenet5::run_files::parse_epoch_line(R"({"lr": 0.5, "test_loss": null})", "m:7", 7);
+  EXPECT_EQ(partial.epoch, 7) << "a line without an epoch is the epoch of its position";
+  EXPECT_TRUE(std::isnan(partial.test_loss));
+  EXPECT_FALSE(partial.complete());
+  EXPECT_EQ(error_of([] { lenet5::run_files::parse_epoch_line(R"({"epoch": 2, "train_accuracy": 2})", "m:2", 2); }),
+            "m:2: field 'train_accuracy' is 2, expected a number in [0, 1]");
+}
+
+TEST(RunFilesRecords, EvaluationReadsBackAsWritten) {
+  TempDir dir;
+  lenet5::run_files::EvaluationRecord record;
+  record.n = 20;
+  record.accuracy = 0.5;
+  record.loss = 1.25;
+  record.per_class_accuracy = {0.5, 0.5};
+  record.confusion = {{5, 5}, {5, 5}};
+  record.worst_mistakes = {{4, 1, 0, 0.75}};
+  const std::string text = lenet5::run_files::evaluation_json(record);
+  lenet5::files::write_file_atomically(dir.file("evaluation.json"), text);
+  const auto back = lenet5::run_files::read_evaluation(dir.file("evaluation.json"), 2);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(lenet5::run_files::evaluation_json(*back), text);
+  EXPECT_FALSE(lenet5::run_files::read_evaluation(dir.file("none.json"), 2).has_value());
+  EXPECT_THAT(error_of([&] { lenet5::run_files::read_evaluation(dir.file("evaluation.json"), 3); }),
+              HasSubstr("field 'per_class_accuracy' has 2 entries, expected 3 (one per class)"));
 }
 
 }  // namespace

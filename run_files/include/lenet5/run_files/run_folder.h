@@ -1,27 +1,12 @@
-// The run folder: its file names, and the folder a training process holds while it runs. Torch-free, shared with
-// the report library. Files are written through lenet5_files (whole or not at all).
+// The folder a training process holds while it runs. Torch-free. Files in it are written through lenet5_files
+// (whole or not at all).
 #pragma once
 
 #include <string>
-#include <vector>
 
-#include "lenet5/files/write.h"
+#include "lenet5/run_files/file_names.h"
 
-namespace lenet5::engine {
-
-// The run folder's writers use the one safe writer of the project.
-using files::write_file_atomically;
-
-// The files a run writes into its folder.
-namespace run_file {
-inline constexpr const char* kCheckpoint = "checkpoint.pt";
-inline constexpr const char* kBest = "best.pt";
-inline constexpr const char* kMetrics = "metrics.jsonl";
-inline constexpr const char* kConfig = "config.json";
-inline constexpr const char* kEvaluation = "evaluation.json";
-inline constexpr const char* kReport = "report.html";
-}  // namespace run_file
-const std::vector<std::string>& run_file_names();
+namespace lenet5::run_files {
 
 // The run folder of one training process. Opening it creates the folder when missing, takes an exclusive lock
 // on it (flock on the folder itself, held until destruction: a second process fails at once with one line naming
@@ -41,6 +26,9 @@ class RunFolder {
   std::string file(const char* name) const;
 
  private:
+  void create(const std::string& dir, const std::string& parent, const std::string& label);
+  void lock();  // throws when another process holds the folder
+  void check_contents(bool resume) const;
   void release();
 
   std::string path_;
@@ -48,4 +36,4 @@ class RunFolder {
   std::string created_top_;  // the highest folder of path_ created here ("" when it existed before)
 };
 
-}  // namespace lenet5::engine
+}  // namespace lenet5::run_files
