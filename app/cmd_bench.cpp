@@ -16,7 +16,7 @@ struct BenchCommandOptions {
   std::string checkpoint;
   model::Variant variant = model::Variant::kModern;
   std::vector<int64_t> batch_sizes = {1, 8, 64, 256, 1024};
-  std::vector<std::string> modes = {"eager", "torchscript", "optimized"};
+  std::vector<bench::Mode> modes = {bench::Mode::kEager, bench::Mode::kTorchScript, bench::Mode::kOptimized};
   std::string device = "auto";
   int threads = engine::kDefaultThreads;
   int neighbour_load = 0;
@@ -31,8 +31,7 @@ void run_bench(const BenchCommandOptions& options) {
   bench::BenchOptions bench_options;
   bench_options.device = engine::resolve_device(options.device);
   bench_options.batch_sizes = options.batch_sizes;
-  bench_options.modes.clear();
-  for (const auto& mode : options.modes) bench_options.modes.push_back(bench::parse_mode(mode));
+  bench_options.modes = options.modes;
   if (options.train) bench_options.modes.push_back(bench::Mode::kTrain);
   bench_options.warmup = options.warmup;
   bench_options.iterations = options.iterations;
@@ -71,10 +70,9 @@ void setup_bench(CLI::App& app) {
       ->delimiter(',')
       ->check(whole_number(1, kMaxBatchSize))
       ->capture_default_str();
-  sub->add_option("--modes", options->modes, "Comma-separated: eager, torchscript, optimized, train")
-      ->delimiter(',')
-      ->check(one_of({"eager", "torchscript", "optimized", "train"}))
-      ->capture_default_str();
+  add_enum_option(*sub, "--modes", options->modes, bench::mode_names(),
+                  "Comma-separated: eager, torchscript, optimized, train")
+      ->delimiter(',');
   add_device_option(*sub, options->device);
   sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
       ->check(whole_number(0, kMaxThreads))

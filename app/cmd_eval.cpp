@@ -4,12 +4,12 @@
 #include <memory>
 
 #include "commands.h"
+#include "progress.h"
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
-#include "lenet5/engine/progress.h"
 #include "lenet5/engine/threads.h"
 
 namespace lenet5::app {
@@ -19,7 +19,7 @@ struct EvalOptions {
   std::string checkpoint;
   std::string model;
   std::string data_dir;
-  std::string split = "test";
+  data::Split split = data::Split::kTest;
   std::string device = "auto";
   int64_t batch_size = 1000;
   int threads = engine::kDefaultThreads;
@@ -27,7 +27,7 @@ struct EvalOptions {
 };
 
 // The batch size, and a progress line on a terminal's stderr when scoring takes more than a second.
-engine::EvaluateOptions evaluate_options(const EvalOptions& options, engine::EvaluationProgress& progress) {
+engine::EvaluateOptions evaluate_options(const EvalOptions& options, EvaluationProgress& progress) {
   engine::EvaluateOptions evaluate_options;
   evaluate_options.batch_size = options.batch_size;
   evaluate_options.model_name = options.model.empty() ? options.checkpoint : options.model;
@@ -43,7 +43,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
   auto exported = deploy::load_exported(options.model, device);
   const auto& metadata = exported.metadata;
   const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, metadata.dataset), split).to(device);
-  engine::EvaluationProgress progress;
+  EvaluationProgress progress;
   const auto result = engine::evaluate([&](const torch::Tensor& x) { return exported.forward(x); }, dataset,
                                        metadata.variant, evaluate_options(options, progress));
   progress.clear();
@@ -52,7 +52,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
     return;
   }
   std::cout << options.model << ": " << model::variant_name(metadata.variant) << " LeNet-5 (TorchScript"
-            << (metadata.optimized ? ", optimised" : "") << "), " << metadata.dataset << " " << options.split
+            << (metadata.optimized ? ", optimised" : "") << "), " << metadata.dataset << " " << data::split_name(options.split)
             << " split, epoch " << metadata.epoch;
   if (metadata.test_accuracy >= 0) {
     std::cout << ", test accuracy at export " << std::fixed << std::setprecision(2) << 100.0 * metadata.test_accuracy
@@ -64,7 +64,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
 void run_eval(const EvalOptions& options) {
   engine::set_cpu_threads(options.threads);
   const torch::Device device = engine::resolve_device(options.device);
-  const auto split = options.split == "train" ? data::Split::kTrain : data::Split::kTest;
+  const auto split = options.split;
   if (!options.model.empty()) {
     run_eval_exported(options, device, split);
     return;
@@ -72,14 +72,14 @@ void run_eval(const EvalOptions& options) {
   auto loaded = load_checkpoint_flag(options.checkpoint, "evaluate it with --model " + options.checkpoint);
   engine::move_model_to(loaded.model, device);
   const auto dataset = data::MnistDataset(resolve_data_dir(options.data_dir, loaded.info.dataset), split).to(device);
-  engine::EvaluationProgress progress;
+  EvaluationProgress progress;
   const auto result = engine::evaluate(loaded.model, dataset, evaluate_options(options, progress));
   progress.clear();
   if (options.json) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {
     std::cout << options.checkpoint << ": " << model::variant_name(loaded.info.variant) << " LeNet-5, "
-              << loaded.info.dataset << " " << options.split << " split, epoch " << loaded.info.epoch << "\n"
+              << loaded.info.dataset << " " << data::split_name(options.split) << " split, epoch " << loaded.info.epoch << "\n"
               << engine::format_evaluation(result, data::class_names(data::parse_dataset_kind(loaded.info.dataset)));
   }
 }
@@ -93,9 +93,7 @@ void setup_eval(CLI::App& app) {
   auto* model = sub->add_option("--model", options->model, "Exported TorchScript model");
   checkpoint->excludes(model);
   add_data_option(*sub, options->data_dir);
-  sub->add_option("--split", options->split, "Which split to score")
-      ->check(one_of({"test", "train"}))
-      ->capture_default_str();
+  add_enum_option(*sub, "--split", options->split, data::split_names(), "Which split to score");
   add_device_option(*sub, options->device);
   sub->add_option("--batch-size", options->batch_size, "Images per forward pass")
       ->check(whole_number(1, kMaxBatchSize))

@@ -29,6 +29,7 @@ void run_export(const ExportOptions& options) {
             << (options.optimize ? ", optimised: " + report.optimization : std::string()) << "\n"
             << "input: " << deploy::kInputContract << "\n"
             << "output: " << deploy::kOutputContract << "\n";
+  if (!report.optimization_note.empty()) std::cerr << "lenet5: note: " << report.optimization_note << "\n";
 }
 
 }  // namespace

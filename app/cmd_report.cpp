@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -69,7 +70,8 @@ void run_report(const ReportOptions& options) {
                                 " holds no training run (no config.json, metrics.jsonl or evaluation.json)");
   }
   std::string variant = report::run_variant(options.run_dir);
-  if (variant != "classic" && variant != "modern") variant.clear();
+  const auto known = names_in(model::variant_names());
+  if (std::find(known.begin(), known.end(), variant) == known.end()) variant.clear();
   auto inputs = report_inputs(options.run_dir, variant);
   if (!options.data_dir.empty()) {
     check_test_data_matches_run(options.run_dir, options.data_dir);

@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "lenet5/model/summary.h"
+#include "summary_format.h"
 
 namespace lenet5::app {
 namespace {
@@ -15,7 +15,7 @@ struct SummaryOptions {
 void run_summary(const SummaryOptions& options) {
   model::LeNet5 net(options.variant);
   const auto summary = model::summarize(net);
-  std::cout << (options.json ? model::format_summary_json(summary) + "\n" : model::format_summary_table(summary));
+  std::cout << (options.json ? format_summary_json(summary) + "\n" : format_summary_table(summary));
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "lenet5/engine/checkpoint.h"
@@ -49,7 +51,57 @@ inline CLI::Validator real_number(double min, double max, bool above_min = false
 // One of `names`; otherwise "unknown value 'x'; expected a, b or c" with the closest name suggested.
 CLI::Validator one_of(std::vector<std::string> names);
 
-// --variant classic|modern into the enum, default modern.
+// An enum's one name table, as its library keeps it (model::variant_names(), bench::mode_names()...).
+template <typename Enum>
+using NameTable = std::vector<std::pair<std::string, Enum>>;
+
+template <typename Enum>
+std::vector<std::string> names_in(const NameTable<Enum>& table) {
+  std::vector<std::string> names;
+  for (const auto& entry : table) names.push_back(entry.first);
+  return names;
+}
+
+template <typename Enum>
+std::string name_in(const NameTable<Enum>& table, Enum value) {
+  for (const auto& [name, known] : table) {
+    if (known == value) return name;
+  }
+  return "?";
+}
+
+// A name of the table into its enum, by CLI11's CheckedTransformer; a wrong name fails as one_of says.
+template <typename Enum>
+CLI::Validator enum_from(const NameTable<Enum>& table) {
+  const CLI::Validator known = one_of(names_in(table));
+  const CLI::Validator to_value = CLI::CheckedTransformer(table);
+  return CLI::Validator(
+      [known, to_value](std::string& text) {
+        const std::string problem = known(text);
+        return problem.empty() ? to_value(text) : problem;
+      },
+      "", "one of");
+}
+
+// --flag NAME into `value` (an enum, or a std::vector of them for comma-separated lists); the help shows
+// the names, a|b|c, and the default as names.
+template <typename Enum, typename Value>
+CLI::Option* add_enum_option(CLI::App& sub, const std::string& flag, Value& value, const NameTable<Enum>& table,
+                             const std::string& description) {
+  std::string choices;
+  for (const auto& name : names_in(table)) choices += (choices.empty() ? "" : "|") + name;
+  auto* option = sub.add_option(flag, value, description)->transform(enum_from(table))->type_name(choices);
+  if constexpr (std::is_same_v<Value, Enum>) {
+    option->default_str(name_in(table, value));
+  } else {
+    std::string defaults;
+    for (const Enum& each : value) defaults += (defaults.empty() ? "" : ",") + name_in(table, each);
+    option->default_str(defaults);
+  }
+  return option;
+}
+
+// --variant modern|classic into the enum, default modern.
 void add_variant_option(CLI::App& sub, model::Variant& variant, const std::string& description = "Network variant");
 // --device auto|cpu|cuda|cuda:N (default auto: CUDA when available, else CPU). Malformed values are usage
 // errors; a device that is not there is a runtime error (exit 1) when the command resolves it.

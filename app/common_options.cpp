@@ -49,13 +49,6 @@ std::string join_names(const std::vector<std::string>& names) {
   return text;
 }
 
-const std::vector<std::pair<std::string, model::Variant>>& variant_table() {
-  static const std::vector<std::pair<std::string, model::Variant>> table = {
-      {model::variant_name(model::Variant::kModern), model::Variant::kModern},
-      {model::variant_name(model::Variant::kClassic), model::Variant::kClassic}};
-  return table;
-}
-
 // "cuda:N": N must fit the device index type of this LibTorch.
 std::string check_device(const std::string& value) {
   static const std::vector<std::string> kinds = {"auto", "cpu", "cuda"};
@@ -129,18 +122,7 @@ CLI::Validator one_of(std::vector<std::string> names) {
 }
 
 void add_variant_option(CLI::App& sub, model::Variant& variant, const std::string& description) {
-  std::vector<std::string> names;
-  for (const auto& entry : variant_table()) names.push_back(entry.first);
-  sub.add_option_function<std::string>(
-         "--variant",
-         [&variant](const std::string& name) {
-           for (const auto& [known, value] : variant_table()) {
-             if (known == name) variant = value;
-           }
-         },
-         description)
-      ->check(one_of(names))
-      ->default_str(model::variant_name(variant));
+  add_enum_option(sub, "--variant", variant, model::variant_names(), description);
 }
 
 void add_device_option(CLI::App& sub, std::string& device) {

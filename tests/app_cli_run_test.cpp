@@ -137,6 +137,17 @@ TEST(AppCliErrors, UsageErrorsNameTheWordOrFlagFirst) {
       {{"bench", "--iters", "0"}, 2, "--iters: 0 is out of range", {}},
       {{"bench", "--warmup", "1e12"}, 2, "--warmup: 1e12 is not a whole number", {}},
       {{"bench", "--modes", "eagre"}, 2, "--modes: unknown value 'eagre'", {"did you mean 'eager'?"}},
+      {{"bench", "--modes", "eager,trian"}, 2, "--modes: unknown value 'trian'", {"did you mean 'train'?"}},
+      {{"train", "--data", d, "--dataset", "fashion"}, 2, "--dataset: unknown value 'fashion'",
+       {"expected mnist or fashion-mnist"}},
+      {{"train", "--data", d, "--schedule", "cosin"}, 2, "--schedule: unknown value 'cosin'",
+       {"none, step, cosine, onecycle or paper", "did you mean 'cosine'?"}},
+      {{"eval", "--model", "m.pt", "--data", d, "--split", "val"}, 2, "--split: unknown value 'val'",
+       {"expected test or train"}},
+      // An enum's numbers are not names (CLI11's CheckedTransformer alone would take them).
+      {{"summary", "--variant", "1"}, 2, "--variant: unknown value '1'; expected modern or classic", {}},
+      {{"bench", "--modes", "0"}, 2, "--modes: unknown value '0'", {}},
+      {{"train", "--data", d, "--optimizer", "2"}, 2, "--optimizer: unknown value '2'", {}},
       {{"eval", "--model", "m.pt", "--data", d, "--batch-size", "0"}, 2, "--batch-size: 0 is out of range", {}},
       {{"predict", "--model", "m.pt", "--top-k", "11", "a.png"}, 2, "--top-k: 11 is out of range", {"from 1 to 10"}},
   };
@@ -210,6 +221,20 @@ TEST(AppCliErrors, MissingCudaDeviceIsARuntimeError) {
   const auto outcome = run_cli({"bench", "--model", dir.file("model.pt"), "--device", "cuda:7", "--iters", "1"});
   if (outcome.code == 0) GTEST_SKIP() << "a CUDA device 7 exists here";
   expect_one_line_error({{}, 1, "--device cuda:7: ", {}}, outcome);
+}
+
+// Each name of an enum's table reaches the command as its value.
+TEST(AppCliEnums, EveryNameParsesIntoItsValue) {
+  for (const auto& [name, variant] : lenet5::model::variant_names()) {
+    const auto outcome = run_cli({"summary", "--variant", name});
+    EXPECT_EQ(outcome.code, 0) << outcome.err;
+    EXPECT_THAT(outcome.out, StartsWith("LeNet-5 (" + name + ")"));
+  }
+  const auto bench = run_cli({"bench", "--modes", "torchscript,eager", "--batch-sizes", "1", "--iters", "1",
+                              "--warmup", "0", "--threads", "1", "--json"});
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_LT(bench.out.find("\"mode\":\"torchscript\""), bench.out.find("\"mode\":\"eager\"")) << bench.out;
+  EXPECT_EQ(bench.out.find("\"mode\":\"optimized\""), std::string::npos) << bench.out;
 }
 
 TEST(AppCliErrors, HelpAndVersionExitZero) {

@@ -28,7 +28,7 @@ TEST(AppCli, SummaryPrintsThePapersTotals) {
   EXPECT_THAT(result.output, HasSubstr("Trainable parameters: 60,000"));
   EXPECT_THAT(result.output, HasSubstr("Connections:          340,908"));
   const auto json = run_lenet5("summary --variant modern --json");
-  EXPECT_THAT(json.output, HasSubstr("\"trainable_parameters\": 61706"));
+  EXPECT_THAT(json.output, HasSubstr("\"trainable_parameters\":61706"));
 }
 
 // The error policy itself is app_cli_run_test's (in-process); these check the process wiring only.

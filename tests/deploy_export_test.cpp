@@ -79,6 +79,13 @@ void expect_export_matches_eager(Variant variant) {
     EXPECT_EQ(exported.metadata.optimized, optimize);
     EXPECT_EQ(exported.metadata.optimization, optimize ? "freeze" : "none")
         << "optimize_for_inference results became loadable: update this test and the docs";
+    // The fallback says why, in one line (the export command prints it on stderr).
+    EXPECT_EQ(report.optimization_note.empty(), !optimize) << report.optimization_note;
+    EXPECT_EQ(report.optimization_note.find('\n'), std::string::npos) << report.optimization_note;
+    if (optimize) {
+      EXPECT_EQ(report.optimization_note.rfind("optimize_for_inference's module not kept (it does not save and load "
+                                               "again: ", 0), 0u) << report.optimization_note;
+    }
     const auto scores = scores_in_batches([&](const torch::Tensor& x) { return exported.forward(x); }, test.images());
     ASSERT_EQ(scores.sizes(), eager_scores.sizes());
     EXPECT_LE((scores - eager_scores).abs().max().item<double>(), 1e-5 * scale);

@@ -38,6 +38,26 @@ TEST(DeploySession, SmallBatchesUseXnnpackAndLargeOnesOneDnnOnCpu) {
   EXPECT_EQ(session.engine_for(1024), "onednn");
 }
 
+TEST(DeploySession, NoNotesWhenEveryCompiledFormServes) {
+  lenet5::model::LeNet5 net(Variant::kModern);
+  InferenceSession session(lenet5::deploy::to_torchscript(net), torch::kCPU);
+  EXPECT_TRUE(session.notes().empty()) << session.notes().front();
+}
+
+// A compiled form that cannot stand in for the module is not used, and the session says why, one line each.
+TEST(DeploySession, SaysWhyACompiledFormIsNotUsed) {
+  torch::jit::Module module("__torch__.Foreign");
+  module.define("def forward(self, x: Tensor):\n    return torch.rand([x.size(0), 10])\n");  // never agrees
+  InferenceSession session(module, torch::kCPU);
+  EXPECT_EQ(session.engine_for(1), "torchscript");
+  EXPECT_EQ(session.engine_for(1024), "torchscript");
+  ASSERT_EQ(session.notes().size(), 2u);
+  EXPECT_EQ(session.notes()[0], "onednn (optimize_for_inference) not used: its scores differ from the module's on the "
+                                "check batch");
+  EXPECT_EQ(session.notes()[1].rfind("xnnpack (optimize_for_mobile) not used: ", 0), 0u) << session.notes()[1];
+  for (const auto& note : session.notes()) EXPECT_EQ(note.find('\n'), std::string::npos) << note;
+}
+
 TEST(DeploySession, WrongInputStillFailsWithTheModulesMessage) {
   lenet5::model::LeNet5 net(Variant::kModern);
   InferenceSession session(lenet5::deploy::to_torchscript(net), torch::kCPU);

@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <stb_image.h>
+
 #include <array>
+#include <cstdint>
+#include <memory>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +39,48 @@ void write_text(const std::string& path, const std::string& text) {
 std::string read_text(const std::string& path) {
   const auto bytes = lenet5::testing::read_file(path);
   return {bytes.begin(), bytes.end()};
+}
+
+std::vector<std::uint8_t> from_base64(const std::string& text) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::vector<std::uint8_t> bytes;
+  uint32_t bits = 0;
+  int pending = 0;
+  for (char c : text) {
+    const auto value = alphabet.find(c);
+    if (value == std::string::npos) break;  // '=' padding
+    bits = bits << 6 | static_cast<uint32_t>(value);
+    if ((pending += 6) >= 8) bytes.push_back(static_cast<std::uint8_t>(bits >> (pending -= 8)));
+  }
+  return bytes;
+}
+
+std::vector<std::uint8_t> first_embedded_bmp(const std::string& html) {
+  const std::string prefix = "src=\"data:image/bmp;base64,";
+  const auto begin = html.find(prefix);
+  if (begin == std::string::npos) return {};
+  const auto start = begin + prefix.size();
+  return from_base64(html.substr(start, html.find('"', start) - start));
+}
+
+// A 28x28 MNIST test image as the report embeds it: grey, the zero background white, the ink dark.
+void expect_mnist_digit_drawn_dark(const std::vector<std::uint8_t>& bmp) {
+  int width = 0, height = 0, channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load_from_memory(bmp.data(), static_cast<int>(bmp.size()), &width, &height, &channels, 3),
+      stbi_image_free);
+  ASSERT_NE(pixels, nullptr) << stbi_failure_reason();
+  ASSERT_EQ(width, 28);
+  ASSERT_EQ(height, 28);
+  int dark = 0;
+  for (int i = 0; i < 28 * 28; ++i) {
+    const stbi_uc* p = pixels.get() + 3 * i;
+    EXPECT_TRUE(p[0] == p[1] && p[1] == p[2]) << "pixel " << i << " is not grey";
+    if (p[0] < 128) ++dark;
+  }
+  EXPECT_EQ(pixels.get()[0], 255) << "the top-left corner (background) is white";
+  EXPECT_GT(dark, 20) << "the digit is drawn dark";
+  EXPECT_LT(dark, 28 * 28 / 2) << "the background is light";
 }
 
 size_t count(const std::string& haystack, const std::string& needle) {
@@ -163,6 +209,7 @@ TEST_F(ReportHtml, FullRunIsWellFormedWithEverySection) {
     EXPECT_THAT(html, HasSubstr("test images not found"));
   } else {
     EXPECT_EQ(count(html, "src=\"data:image/bmp;base64,Qk"), 6u);  // "BM"
+    expect_mnist_digit_drawn_dark(first_embedded_bmp(html));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -82,20 +83,24 @@ class BusyNeighbours {
 
 }  // namespace
 
+const std::vector<std::pair<std::string, Mode>>& mode_names() {
+  static const std::vector<std::pair<std::string, Mode>> table = {{"eager", Mode::kEager},
+                                                                  {"torchscript", Mode::kTorchScript},
+                                                                  {"optimized", Mode::kOptimized},
+                                                                  {"train", Mode::kTrain}};
+  return table;
+}
+
 Mode parse_mode(const std::string& name) {
-  if (name == "eager") return Mode::kEager;
-  if (name == "torchscript") return Mode::kTorchScript;
-  if (name == "optimized") return Mode::kOptimized;
-  if (name == "train") return Mode::kTrain;
+  for (const auto& [known, mode] : mode_names()) {
+    if (known == name) return mode;
+  }
   throw std::invalid_argument("--modes: unknown mode '" + name + "': expected eager, torchscript, optimized or train");
 }
 
 std::string mode_name(Mode mode) {
-  switch (mode) {
-    case Mode::kEager: return "eager";
-    case Mode::kTorchScript: return "torchscript";
-    case Mode::kOptimized: return "optimized";
-    case Mode::kTrain: return "train";
+  for (const auto& [name, known] : mode_names()) {
+    if (known == mode) return name;
   }
   return "?";
 }
@@ -126,7 +131,10 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   BusyNeighbours neighbours(options.neighbour_load);
   for (Mode mode : options.modes) {
     std::optional<deploy::InferenceSession> optimized;
-    if (mode == Mode::kOptimized) optimized.emplace(scripted, options.device);
+    if (mode == Mode::kOptimized) {
+      optimized.emplace(scripted, options.device);
+      for (const auto& note : optimized->notes()) std::cerr << "lenet5: note: optimized mode: " << note << "\n";
+    }
     for (int64_t batch_size : options.batch_sizes) {
       auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide}, torch::TensorOptions().device(options.device));
       std::function<void()> step;

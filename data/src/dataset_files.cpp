@@ -8,13 +8,37 @@
 namespace lenet5::data {
 namespace fs = std::filesystem;
 
+const std::vector<std::pair<std::string, Split>>& split_names() {
+  static const std::vector<std::pair<std::string, Split>> table = {{"test", Split::kTest}, {"train", Split::kTrain}};
+  return table;
+}
+
+std::string split_name(Split split) {
+  for (const auto& [name, known] : split_names()) {
+    if (known == split) return name;
+  }
+  return "?";
+}
+
+const std::vector<std::pair<std::string, DatasetKind>>& dataset_kind_names() {
+  static const std::vector<std::pair<std::string, DatasetKind>> table = {{"mnist", DatasetKind::kMnist},
+                                                                         {"fashion-mnist", DatasetKind::kFashionMnist}};
+  return table;
+}
+
 DatasetKind parse_dataset_kind(const std::string& name) {
-  if (name == "mnist") return DatasetKind::kMnist;
-  if (name == "fashion-mnist") return DatasetKind::kFashionMnist;
+  for (const auto& [known, kind] : dataset_kind_names()) {
+    if (known == name) return kind;
+  }
   throw std::invalid_argument("unknown dataset '" + name + "': expected mnist or fashion-mnist");
 }
 
-std::string dataset_kind_name(DatasetKind kind) { return kind == DatasetKind::kMnist ? "mnist" : "fashion-mnist"; }
+std::string dataset_kind_name(DatasetKind kind) {
+  for (const auto& [name, known] : dataset_kind_names()) {
+    if (known == kind) return name;
+  }
+  return "?";
+}
 
 const std::vector<std::string>& class_names(DatasetKind kind) {
   static const std::vector<std::string> digits = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};

@@ -82,7 +82,7 @@ std::string decoder_reason() {
   const char* reason = stbi_failure_reason();
   if (reason == nullptr || *reason == '\0') return "corrupt data";
   if (std::strcmp(reason, "unknown image type") == 0) return "corrupt or unsupported header";
-  return printable(reason);  // may quote bytes of the file, e.g. a PNG chunk's name
+  return text::printable(reason);  // may quote bytes of the file, e.g. a PNG chunk's name
 }
 
 GrayImage to_gray(const stbi_uc* bytes, int width, int height, int channels) {
@@ -213,7 +213,7 @@ GrayImage read_image(const std::string& path) {
   try {
     file = files::read_input(path, files::InputKind::kImage, kMaxFileBytes);  // once, and only a regular file
   } catch (const files::FileError& e) {
-    throw ImageError(printable(e.what()));
+    throw ImageError(text::printable(e.what()));
   }
   const std::vector<std::uint8_t> bytes(file.begin(), file.end());
   return decode_image(bytes, path);
@@ -221,7 +221,7 @@ GrayImage read_image(const std::string& path) {
 
 GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string& name) {
   using image_format::Format;
-  const std::string file = printable(name);
+  const std::string file = text::printable(name);
   if (bytes.empty()) throw ImageError(file + ": cannot decode image: the file is empty");
   const Format format = image_format::detect(bytes.data(), bytes.size());
   if (format == Format::kUnknown) {
@@ -266,7 +266,7 @@ void write_image(const std::string& path, const GrayImage& image) {
   try {
     files::write_file_atomically(path, encode_image(image, lower_extension(path)));
   } catch (const ImageError& e) {
-    throw ImageError(printable(path) + ": " + e.what());
+    throw ImageError(text::printable(path) + ": " + e.what());
   } catch (const files::FileError& e) {
     throw ImageError(e.what());
   }
@@ -295,14 +295,11 @@ std::pair<double, double> center_of_mass(const GrayImage& image) {
   return {sum_x / total, sum_y / total};
 }
 
-GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
-  if (image.width <= 0 || image.height <= 0 ||
-      image.pixels.size() != static_cast<size_t>(image.width) * static_cast<size_t>(image.height)) {
-    throw ImageError("empty image");
-  }
-  if (options.side <= 0 || options.box <= 0 || options.box > options.side) {
-    throw std::invalid_argument("preprocess: box must be in [1, side]");
-  }
+namespace {
+
+// The ink in [0,1] over a zero background (a light background inverted), cropped to the pixels above the
+// threshold. Throws ImageError when the picture holds no ink.
+GrayImage cropped_ink(const GrayImage& image, float ink_threshold) {
   const float background = median_of_border(image);
   const bool invert = background > 0.5f;
   const float lo = invert ? 1.0f - background : background;
@@ -310,7 +307,6 @@ GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
   for (float v : image.pixels) hi = std::max(hi, invert ? 1.0f - v : v);
   if (hi - lo < kMinContrast) throw ImageError("no digit found: the picture is blank (no ink against its background)");
 
-  // Ink in [0,1] over a zero background, and its bounding box.
   GrayImage ink(image.width, image.height);
   int x0 = image.width, y0 = image.height, x1 = -1, y1 = -1;
   for (int y = 0; y < image.height; ++y) {
@@ -318,28 +314,22 @@ GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
       const float v = invert ? 1.0f - image.at(x, y) : image.at(x, y);
       const float level = std::clamp((v - lo) / (hi - lo), 0.0f, 1.0f);
       ink.at(x, y) = level;
-      if (level > options.ink_threshold) {
+      if (level > ink_threshold) {
         x0 = std::min(x0, x), x1 = std::max(x1, x);
         y0 = std::min(y0, y), y1 = std::max(y1, y);
       }
     }
   }
-  const int crop_w = x1 - x0 + 1, crop_h = y1 - y0 + 1;
-  GrayImage crop(crop_w, crop_h);
-  for (int y = 0; y < crop_h; ++y) {
-    for (int x = 0; x < crop_w; ++x) crop.at(x, y) = ink.at(x0 + x, y0 + y);
+  GrayImage crop(x1 - x0 + 1, y1 - y0 + 1);
+  for (int y = 0; y < crop.height; ++y) {
+    for (int x = 0; x < crop.width; ++x) crop.at(x, y) = ink.at(x0 + x, y0 + y);
   }
+  return crop;
+}
 
-  const double scale = static_cast<double>(options.box) / std::max(crop_w, crop_h);
-  const int w = std::clamp(static_cast<int>(std::lround(crop_w * scale)), 1, options.box);
-  const int h = std::clamp(static_cast<int>(std::lround(crop_h * scale)), 1, options.box);
-  GrayImage digit = resize(crop, w, h);
-  // Thin strokes fade when shrunk; MNIST's strokes reach full intensity.
-  const float peak = *std::max_element(digit.pixels.begin(), digit.pixels.end());
-  if (peak > 0) {
-    for (float& v : digit.pixels) v /= peak;
-  }
-
+// The digit pasted into the side x side field, centred by mass or by its box.
+GrayImage placed_in_field(const GrayImage& digit, const PreprocessOptions& options) {
+  const int w = digit.width, h = digit.height;
   int offset_x = (options.side - w) / 2, offset_y = (options.side - h) / 2;
   if (options.center_of_mass) {
     const auto [cx, cy] = center_of_mass(digit);
@@ -354,12 +344,35 @@ GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
   return field;
 }
 
+}  // namespace
+
+GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<size_t>(image.width) * static_cast<size_t>(image.height)) {
+    throw ImageError("empty image");
+  }
+  if (options.side <= 0 || options.box <= 0 || options.box > options.side) {
+    throw std::invalid_argument("preprocess: box must be in [1, side]");
+  }
+  const GrayImage crop = cropped_ink(image, options.ink_threshold);
+  const double scale = static_cast<double>(options.box) / std::max(crop.width, crop.height);
+  const int w = std::clamp(static_cast<int>(std::lround(crop.width * scale)), 1, options.box);
+  const int h = std::clamp(static_cast<int>(std::lround(crop.height * scale)), 1, options.box);
+  GrayImage digit = resize(crop, w, h);
+  // Thin strokes fade when shrunk; MNIST's strokes reach full intensity.
+  const float peak = *std::max_element(digit.pixels.begin(), digit.pixels.end());
+  if (peak > 0) {
+    for (float& v : digit.pixels) v /= peak;
+  }
+  return placed_in_field(digit, options);
+}
+
 GrayImage load_digit(const std::string& path, const PreprocessOptions& options) {
   const GrayImage image = read_image(path);
   try {
     return preprocess(image, options);
   } catch (const ImageError& e) {
-    throw ImageError(printable(path) + ": " + e.what());
+    throw ImageError(text::printable(path) + ": " + e.what());
   }
 }
 

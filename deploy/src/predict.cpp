@@ -1,8 +1,27 @@
 #include "lenet5/deploy/predict.h"
 
 #include <algorithm>
+#include <iostream>
+
+#include "lenet5/text/printable.h"
 
 namespace lenet5::deploy {
+
+torch::Tensor ExportedModel::forward(const torch::Tensor& images) {
+  torch::Tensor scores;
+  try {
+    if (!session) {
+      session = std::make_shared<InferenceSession>(module, device);
+      for (const auto& note : session->notes()) std::cerr << "lenet5: note: " << text::printable(path) << ": " << note << "\n";
+    }
+    scores = session->forward(images);
+  } catch (const DeployError& e) {  // the session's own check: "the model ..."
+    throw DeployError(text::printable(path) + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw DeployError(text::printable(path) + ": the model fails: " + error_summary(e));
+  }
+  return checked_scores(scores, images.size(0), path);
+}
 
 torch::Tensor images_to_tensor(const std::vector<GrayImage>& images) {
   const int64_t side = model::kImageSide;

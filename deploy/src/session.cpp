@@ -31,9 +31,9 @@ torch::Tensor run(torch::jit::Module& module, const torch::Tensor& images) {
   return module.forward({images}).toTensor();
 }
 
-// Whether `candidate` gives the reference's scores (to float rounding) on the check batch, in full and as
-// its first image alone.
-bool agrees(torch::jit::Module& candidate, torch::jit::Module& reference, const torch::Device& device) {
+// Why `candidate` cannot stand in for the reference: "" when it gives the reference's scores (to float
+// rounding) on the check batch, in full and as its first image alone.
+std::string disagreement(torch::jit::Module& candidate, torch::jit::Module& reference, const torch::Device& device) {
   try {
     c10::InferenceMode inference;
     const auto images = check_batch().to(device);
@@ -42,12 +42,43 @@ bool agrees(torch::jit::Module& candidate, torch::jit::Module& reference, const 
       const auto actual = run(candidate, batch);
       const double scale = std::max(1.0, expected.abs().max().item<double>());
       if (actual.sizes() != expected.sizes() || !((actual - expected).abs().max().item<double>() <= 1e-4 * scale)) {
-        return false;
+        return "its scores differ from the module's on the check batch";
       }
     }
-    return true;
-  } catch (const std::exception&) {
-    return false;
+    return "";
+  } catch (const std::exception& e) {
+    return "it fails on the check batch: " + error_summary(e);
+  }
+}
+
+// The module compiled by `compile`, or nullopt with the reason in `notes` ("<what> not used: <why>").
+template <typename Compile>
+std::optional<torch::jit::Module> compiled(torch::jit::Module& reference, const torch::Device& device,
+                                           const std::string& what, Compile compile,
+                                           std::vector<std::string>& notes) {
+  std::string why;
+  try {
+    auto copy = reference.clone();
+    auto candidate = compile(copy);
+    why = disagreement(candidate, reference, device);
+    if (why.empty()) return candidate;
+  } catch (const std::exception& e) {
+    why = "it does not compile: " + error_summary(e);
+  }
+  notes.push_back(what + " not used: " + why);
+  return std::nullopt;
+}
+
+// The module's own check: finite float scores [16,10] on the check batch.
+void check_module(torch::jit::Module& module, const torch::Device& device) {
+  try {
+    c10::InferenceMode inference;
+    const auto images = check_batch().to(device);
+    checked_scores(module.forward({images}), images.size(0), "the model");
+  } catch (const DeployError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DeployError("the model fails on the check batch: " + error_summary(e));
   }
 }
 
@@ -56,21 +87,21 @@ bool agrees(torch::jit::Module& candidate, torch::jit::Module& reference, const 
 torch::Tensor checked_scores(const c10::IValue& output, int64_t batch, const std::string& model) {
   const std::string expected = "[" + std::to_string(batch) + ", " + std::to_string(model::kNumClasses) + "]";
   if (!output.isTensor()) {
-    throw DeployError(printable(model) + ": forward returns " + type_of(output) + ", expected a tensor " + expected);
+    throw DeployError(text::printable(model) + ": forward returns " + type_of(output) + ", expected a tensor " + expected);
   }
   const auto scores = output.toTensor();
   if (scores.dim() != 2 || scores.size(0) != batch || scores.size(1) != model::kNumClasses) {
     std::ostringstream shape;
     shape << scores.sizes();
-    throw DeployError(printable(model) + ": forward returns " + shape.str() + ", expected " + expected);
+    throw DeployError(text::printable(model) + ": forward returns " + shape.str() + ", expected " + expected);
   }
   if (!scores.is_floating_point()) {
-    throw DeployError(printable(model) + ": forward returns " + std::string(c10::toString(scores.scalar_type())) +
+    throw DeployError(text::printable(model) + ": forward returns " + std::string(c10::toString(scores.scalar_type())) +
                       " scores, expected floating point");
   }
   const int64_t bad = torch::isfinite(scores).logical_not().any(1).sum().item<int64_t>();
   if (bad > 0) {
-    throw DeployError(printable(model) + ": forward returns non-finite scores (NaN or infinity) for " +
+    throw DeployError(text::printable(model) + ": forward returns non-finite scores (NaN or infinity) for " +
                       std::to_string(bad) + " of " + std::to_string(batch) + " images");
   }
   return scores;
@@ -92,43 +123,30 @@ std::string error_summary(const std::exception& error) {
                          [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; });
     };
     const auto last = std::find_if(lines.rbegin(), lines.rend(), names_an_exception);
-    if (last != lines.rend()) return printable(*last);
+    if (last != lines.rend()) return text::printable(*last);
   }
-  return printable(lines.front());
+  return text::printable(lines.front());
 }
 
 InferenceSession::InferenceSession(const torch::jit::Module& module, const torch::Device& device) {
   auto reference = module.clone();
   reference.to(device);
   reference.eval();
-  try {
-    c10::InferenceMode inference;
-    const auto images = check_batch().to(device);
-    checked_scores(reference.forward({images}), images.size(0), "the model");
-  } catch (const DeployError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw DeployError("the model fails on the check batch: " + error_summary(e));
-  }
+  check_module(reference, device);
   large_batches_ = reference;
   large_batch_engine_ = "torchscript";
-  try {
-    auto copy = reference.clone();
-    auto optimized = torch::jit::optimize_for_inference(copy);  // freezes its own copy
-    if (agrees(optimized, reference, device)) {
-      large_batches_ = optimized;
-      large_batch_engine_ = device.is_cpu() ? "onednn" : "frozen";
-    }
-  } catch (const std::exception&) {
+  const std::string large_name = device.is_cpu() ? "onednn" : "frozen";
+  auto optimized = compiled(
+      reference, device, large_name + " (optimize_for_inference)",
+      [](torch::jit::Module& copy) { return torch::jit::optimize_for_inference(copy); }, notes_);
+  if (optimized) {
+    large_batches_ = *optimized;
+    large_batch_engine_ = large_name;
   }
   if (!device.is_cpu()) return;
-  try {
-    auto copy = reference.clone();
-    auto frozen = torch::jit::freeze(copy);
-    auto mobile = torch::jit::optimizeForMobile(frozen);
-    if (agrees(mobile, reference, device)) small_batches_ = mobile;
-  } catch (const std::exception&) {
-  }
+  small_batches_ = compiled(
+      reference, device, "xnnpack (optimize_for_mobile)",
+      [](torch::jit::Module& copy) { return torch::jit::optimizeForMobile(torch::jit::freeze(copy)); }, notes_);
 }
 
 torch::Tensor InferenceSession::forward(const torch::Tensor& images) {

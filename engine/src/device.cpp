@@ -42,8 +42,7 @@ void move_model_to(model::LeNet5& net, const torch::Device& device) {
   net->set_channels_last(device.is_cpu());
 }
 
-std::string torch_version() {
-  return TORCH_VERSION;
-}
+// LibTorch's own version string (torch/version.h; 1.12 and later, 2.x included).
+std::string torch_version() { return TORCH_VERSION; }
 
 }  // namespace lenet5::engine

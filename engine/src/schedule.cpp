@@ -13,22 +13,23 @@ double cosine_between(double from, double to, double fraction) {
 }
 }  // namespace
 
+const std::vector<std::pair<std::string, Schedule>>& schedule_names() {
+  static const std::vector<std::pair<std::string, Schedule>> table = {
+      {"none", Schedule::kNone},         {"step", Schedule::kStep},   {"cosine", Schedule::kCosine},
+      {"onecycle", Schedule::kOneCycle}, {"paper", Schedule::kPaper}};
+  return table;
+}
+
 Schedule parse_schedule(const std::string& name) {
-  if (name == "none") return Schedule::kNone;
-  if (name == "step") return Schedule::kStep;
-  if (name == "cosine") return Schedule::kCosine;
-  if (name == "onecycle") return Schedule::kOneCycle;
-  if (name == "paper") return Schedule::kPaper;
+  for (const auto& [known, schedule] : schedule_names()) {
+    if (known == name) return schedule;
+  }
   throw std::invalid_argument("--schedule: unknown schedule '" + name + "': expected none, step, cosine, onecycle or paper");
 }
 
 std::string schedule_name(Schedule schedule) {
-  switch (schedule) {
-    case Schedule::kNone: return "none";
-    case Schedule::kStep: return "step";
-    case Schedule::kCosine: return "cosine";
-    case Schedule::kOneCycle: return "onecycle";
-    case Schedule::kPaper: return "paper";
+  for (const auto& [name, known] : schedule_names()) {
+    if (known == schedule) return name;
   }
   return "?";
 }

@@ -24,12 +24,13 @@ constexpr int64_t kMaxEpochs = 1000000;
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& options, model::LeNet5& net, double lr) {
   auto parameters = net->parameters();
-  if (options.optimizer == "sgd") {
+  const OptimizerKind kind = parse_optimizer(options.optimizer);
+  if (kind == OptimizerKind::kSgd) {
     return std::make_unique<torch::optim::SGD>(
         parameters, torch::optim::SGDOptions(lr).momentum(options.momentum).nesterov(options.momentum > 0)
                         .weight_decay(options.weight_decay));
   }
-  if (options.optimizer == "adam") {
+  if (kind == OptimizerKind::kAdam) {
     return std::make_unique<torch::optim::Adam>(parameters,
                                                 torch::optim::AdamOptions(lr).weight_decay(options.weight_decay));
   }
@@ -37,6 +38,19 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
 }
 
 }  // namespace
+
+const std::vector<std::pair<std::string, OptimizerKind>>& optimizer_names() {
+  static const std::vector<std::pair<std::string, OptimizerKind>> table = {
+      {"sgd", OptimizerKind::kSgd}, {"adam", OptimizerKind::kAdam}, {"adamw", OptimizerKind::kAdamW}};
+  return table;
+}
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  for (const auto& [known, kind] : optimizer_names()) {
+    if (known == name) return kind;
+  }
+  throw std::invalid_argument("--optimizer: unknown optimiser '" + name + "': expected sgd, adam or adamw");
+}
 
 double recommended_learning_rate(const std::string& optimizer, const std::string& variant) {
   const bool classic = variant == "classic";
@@ -51,8 +65,7 @@ void validate(const TrainOptions& o) {
   data::parse_dataset_kind(o.dataset);
   model::parse_variant(o.variant);
   parse_schedule(o.schedule);
-  require(o.optimizer == "sgd" || o.optimizer == "adam" || o.optimizer == "adamw",
-          "--optimizer: unknown optimiser '" + o.optimizer + "': expected sgd, adam or adamw");
+  parse_optimizer(o.optimizer);
   require(o.epochs >= 1, "--epochs: must be at least 1, got " + std::to_string(o.epochs));
   require(o.epochs <= kMaxEpochs, "--epochs: must be at most " + std::to_string(kMaxEpochs) + ", got " + std::to_string(o.epochs));
   require(o.batch_size >= 1, "--batch-size: must be at least 1, got " + std::to_string(o.batch_size));

@@ -9,13 +9,25 @@
 
 namespace lenet5::model {
 
-Variant parse_variant(const std::string& name) {
-  if (name == "classic") return Variant::kClassic;
-  if (name == "modern") return Variant::kModern;
-  throw std::invalid_argument("unknown variant '" + name + "': expected classic or modern");
+const std::vector<std::pair<std::string, Variant>>& variant_names() {
+  static const std::vector<std::pair<std::string, Variant>> table = {{"modern", Variant::kModern},
+                                                                     {"classic", Variant::kClassic}};
+  return table;
 }
 
-std::string variant_name(Variant variant) { return variant == Variant::kClassic ? "classic" : "modern"; }
+Variant parse_variant(const std::string& name) {
+  for (const auto& [known, variant] : variant_names()) {
+    if (known == name) return variant;
+  }
+  throw std::invalid_argument("unknown variant '" + name + "': expected modern or classic");
+}
+
+std::string variant_name(Variant variant) {
+  for (const auto& [name, known] : variant_names()) {
+    if (known == variant) return name;
+  }
+  return "?";
+}
 
 std::string layer_kind_name(LayerKind kind) {
   switch (kind) {

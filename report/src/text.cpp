@@ -1,5 +1,8 @@
 #include "text.h"
 
+#include <stb_image_write.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -78,45 +81,15 @@ std::string base64(const std::vector<std::uint8_t>& bytes) {
 }
 
 std::vector<std::uint8_t> greyscale_bmp(const std::uint8_t* pixels, int rows, int columns) {
-  const uint32_t stride = (static_cast<uint32_t>(columns) + 3) / 4 * 4;
-  const uint32_t palette_bytes = 256 * 4;
-  const uint32_t offset = 14 + 40 + palette_bytes;
-  const uint32_t size = offset + stride * static_cast<uint32_t>(rows);
+  std::vector<std::uint8_t> dark_ink(static_cast<size_t>(rows) * static_cast<size_t>(columns));
+  std::transform(pixels, pixels + dark_ink.size(), dark_ink.begin(),
+                 [](std::uint8_t ink) { return static_cast<std::uint8_t>(255 - ink); });
   std::vector<std::uint8_t> bmp;
-  bmp.reserve(size);
-  auto put16 = [&](uint32_t v) {
-    bmp.push_back(static_cast<std::uint8_t>(v));
-    bmp.push_back(static_cast<std::uint8_t>(v >> 8));
+  auto append = [](void* out, void* data, int size) {
+    auto& bytes = *static_cast<std::vector<std::uint8_t>*>(out);
+    bytes.insert(bytes.end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + size);
   };
-  auto put32 = [&](uint32_t v) {
-    put16(v & 0xffff);
-    put16(v >> 16);
-  };
-  bmp.push_back('B');
-  bmp.push_back('M');
-  put32(size);
-  put32(0);
-  put32(offset);
-  put32(40);  // BITMAPINFOHEADER
-  put32(static_cast<uint32_t>(columns));
-  put32(static_cast<uint32_t>(rows));  // positive: rows stored bottom-up
-  put16(1);
-  put16(8);
-  put32(0);  // uncompressed
-  put32(stride * static_cast<uint32_t>(rows));
-  put32(2835);
-  put32(2835);
-  put32(256);
-  put32(0);
-  for (uint32_t i = 0; i < 256; ++i) {  // index = ink, shown dark on white
-    const auto grey = static_cast<std::uint8_t>(255 - i);
-    bmp.insert(bmp.end(), {grey, grey, grey, 0});
-  }
-  for (int r = rows - 1; r >= 0; --r) {
-    const std::uint8_t* row = pixels + static_cast<size_t>(r) * static_cast<size_t>(columns);
-    bmp.insert(bmp.end(), row, row + columns);
-    bmp.insert(bmp.end(), stride - static_cast<uint32_t>(columns), 0);
-  }
+  if (stbi_write_bmp_to_func(append, &bmp, columns, rows, 1, dark_ink.data()) == 0) bmp.clear();
   return bmp;
 }
 

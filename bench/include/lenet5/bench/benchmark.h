@@ -19,7 +19,9 @@ enum class Mode {
   kTrain,        // full training steps: forward, backward, AdamW step
 };
 
-Mode parse_mode(const std::string& name);  // eager|torchscript|optimized|train
+// The one name table of Mode (`bench --modes`, the report's "mode" field).
+const std::vector<std::pair<std::string, Mode>>& mode_names();
+Mode parse_mode(const std::string& name);  // a name in the table; else std::invalid_argument
 std::string mode_name(Mode mode);
 
 struct BenchOptions {

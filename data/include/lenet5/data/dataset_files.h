@@ -4,15 +4,20 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lenet5::data {
 
 enum class Split { kTrain, kTest };
+// The one name table of Split (`eval --split`).
+const std::vector<std::pair<std::string, Split>>& split_names();
+std::string split_name(Split split);
 
 enum class DatasetKind { kMnist, kFashionMnist };
-
-DatasetKind parse_dataset_kind(const std::string& name);  // "mnist" | "fashion-mnist"
+// The one name table of DatasetKind (command line, config.json, checkpoints, metadata.json).
+const std::vector<std::pair<std::string, DatasetKind>>& dataset_kind_names();
+DatasetKind parse_dataset_kind(const std::string& name);  // a name in the table; else std::invalid_argument
 std::string dataset_kind_name(DatasetKind kind);
 const std::vector<std::string>& class_names(DatasetKind kind);
 

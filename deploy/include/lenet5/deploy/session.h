@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lenet5::deploy {
 
@@ -38,10 +39,15 @@ class InferenceSession {
   // or "torchscript" when compilation was not possible.
   std::string engine_for(int64_t batch_size) const;
 
+  // Why a compiled form is not used, one line each ("onednn (optimize_for_inference) not used: ..."); empty
+  // when every form for this device serves.
+  const std::vector<std::string>& notes() const { return notes_; }
+
  private:
   torch::jit::Module large_batches_;
   std::string large_batch_engine_;
   std::optional<torch::jit::Module> small_batches_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace lenet5::deploy

@@ -2,12 +2,16 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lenet5::engine {
 
 enum class Schedule { kNone, kStep, kCosine, kOneCycle, kPaper };
 
-Schedule parse_schedule(const std::string& name);  // none|step|cosine|onecycle|paper
+// The one name table of Schedule (command line, config.json).
+const std::vector<std::pair<std::string, Schedule>>& schedule_names();
+Schedule parse_schedule(const std::string& name);  // a name in the table; else std::invalid_argument
 std::string schedule_name(Schedule schedule);
 
 // Learning rate at `step` (0-based) of a run of `total_steps`, `steps_per_epoch` steps an epoch.

@@ -15,6 +15,11 @@
 
 namespace lenet5::engine {
 
+enum class OptimizerKind { kSgd, kAdam, kAdamW };
+// The one name table of OptimizerKind (command line, config.json).
+const std::vector<std::pair<std::string, OptimizerKind>>& optimizer_names();
+OptimizerKind parse_optimizer(const std::string& name);  // a name in the table; else std::invalid_argument
+
 // Every setting of a training run; config.json records them all.
 struct TrainOptions {
   std::string data_dir;

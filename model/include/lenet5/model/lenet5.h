@@ -21,7 +21,10 @@ namespace lenet5::model {
 
 enum class Variant { kClassic, kModern };
 
-Variant parse_variant(const std::string& name);  // "classic" | "modern"
+// The one name table of Variant: the names on the command line and in checkpoints, config.json and
+// metadata.json, in the order the CLI lists them.
+const std::vector<std::pair<std::string, Variant>>& variant_names();
+Variant parse_variant(const std::string& name);  // a name in the table; else std::invalid_argument
 std::string variant_name(Variant variant);
 
 constexpr int64_t kNumClasses = 10;

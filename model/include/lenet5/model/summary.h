@@ -25,8 +25,7 @@ struct ModelSummary {
   int64_t connections = 0;
 };
 
+// The counts of each layer (app/summary_format.h prints them).
 ModelSummary summarize(LeNet5& model);
-std::string format_summary_table(const ModelSummary& summary);
-std::string format_summary_json(const ModelSummary& summary);
 
 }  // namespace lenet5::model

@@ -1,4 +1,4 @@
-#include "lenet5/engine/progress.h"
+#include "progress.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-namespace lenet5::engine {
+namespace lenet5::app {
 namespace {
 
 constexpr int kFallbackColumns = 80;
@@ -53,7 +53,7 @@ int terminal_columns(std::FILE* out) {
   return kFallbackColumns;
 }
 
-std::string progress_line(const BatchProgress& p, int columns) {
+std::string progress_line(const engine::BatchProgress& p, int columns) {
   char prefix[64], suffix[160];
   std::snprintf(prefix, sizeof prefix, "epoch %lld/%lld", static_cast<long long>(p.epoch), static_cast<long long>(p.epochs));
   std::snprintf(suffix, sizeof suffix, "%lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s", static_cast<long long>(p.batch),
@@ -93,7 +93,7 @@ void ConsoleProgress::on_start(const std::string& run_dir, const std::string& de
   std::fflush(out_);
 }
 
-void ConsoleProgress::on_progress(const BatchProgress& p) {
+void ConsoleProgress::on_progress(const engine::BatchProgress& p) {
   if (!live_) return;
   std::fprintf(out_, "\r\033[K%s", progress_line(p, terminal_columns(out_)).c_str());
   std::fflush(out_);
@@ -109,7 +109,7 @@ void ConsoleProgress::end_line() {
   std::fflush(out_);
 }
 
-void ConsoleProgress::on_epoch_end(const EpochMetrics& m) {
+void ConsoleProgress::on_epoch_end(const engine::EpochMetrics& m) {
   end_line();
   std::fprintf(out_, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%%", static_cast<long long>(m.epoch),
                m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy);
@@ -118,7 +118,7 @@ void ConsoleProgress::on_epoch_end(const EpochMetrics& m) {
   std::fflush(out_);
 }
 
-void ConsoleProgress::on_finish(const TrainResult& r) {
+void ConsoleProgress::on_finish(const engine::TrainResult& r) {
   if (r.already_complete) {
     std::fprintf(out_, "%s: the run is complete (%zu epoch%s, best test accuracy %.2f%%); nothing to resume\n",
                  r.run_dir.c_str(), r.history.size(), r.history.size() == 1 ? "" : "s", 100 * r.best_test_accuracy);
@@ -133,4 +133,4 @@ void ConsoleProgress::on_finish(const TrainResult& r) {
   std::fflush(out_);
 }
 
-}  // namespace lenet5::engine
+}  // namespace lenet5::app
