@@ -90,15 +90,19 @@ CLI::Option* add_enum_option(CLI::App& sub, const std::string& flag, Value& valu
                              const std::string& description) {
   std::string choices;
   for (const auto& name : names_in(table)) choices += (choices.empty() ? "" : "|") + name;
-  auto* option = sub.add_option(flag, value, description)->transform(enum_from(table))->type_name(choices);
   if constexpr (std::is_same_v<Value, Enum>) {
-    option->default_str(name_in(table, value));
-  } else {
+    return sub.add_option(flag, value, description)
+        ->transform(enum_from(table))
+        ->type_name(choices)
+        ->default_str(name_in(table, value));
+  } else {  // a function: glog's operator<< for vectors would break CLI11's default capture of enums
     std::string defaults;
     for (const Enum& each : value) defaults += (defaults.empty() ? "" : ",") + name_in(table, each);
-    option->default_str(defaults);
+    return sub.add_option_function<Value>(flag, [&value](const Value& given) { value = given; }, description)
+        ->transform(enum_from(table))
+        ->type_name(choices)
+        ->default_str(defaults);
   }
-  return option;
 }
 
 // --variant modern|classic into the enum, default modern.
