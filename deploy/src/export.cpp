@@ -18,7 +18,6 @@
 #include "lenet5/engine/device.h"
 #include "lenet5/files/read.h"
 #include "lenet5/files/write.h"
-#include "lenet5/model/paper_tables.h"
 
 namespace lenet5::deploy {
 namespace {
