@@ -10,7 +10,6 @@
 
 #include "commands.h"
 #include "lenet5/files/write.h"
-#include "lenet5/model/paper_tables.h"
 #include "lenet5/model/lenet5.h"
 #include "lenet5/report/diagram.h"
 #include "report_observer.h"
