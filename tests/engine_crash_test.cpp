@@ -201,7 +201,9 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
     if (entry.path().extension() == ".json") {
       EXPECT_NO_THROW(nlohmann::json::parse(read_text(entry.path().string()))) << name;
     }
-    if (name == "report.html") EXPECT_THAT(read_text(entry.path().string()), HasSubstr("</html>"));
+    if (name == "report.html") {
+      EXPECT_THAT(read_text(entry.path().string()), HasSubstr("</html>"));
+    }
   }
   for (const auto& name : required) EXPECT_TRUE(found.count(name)) << name << " missing";
   const auto config = nlohmann::json::parse(read_text(run + "/config.json"));
