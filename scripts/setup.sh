@@ -17,7 +17,7 @@ PACKAGES=(
   libgoogle-perftools-dev libopenblas0-serial
   ca-certificates
   dataset-fashion-mnist
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   chromium librsvg2-bin
 )
 

@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 install_missing_packages
+# Formatting first: cheap, and a failure here needs no build to explain.
+"$LENET5_ROOT/scripts/format.sh" --check
 "$LENET5_ROOT/scripts/fetch_data.sh" "$DATA_DIR"
 # Torch-free code under ASan + UBSan, and the IDX reader under libFuzzer (60 s); CTest's summary comes last.
 "$LENET5_ROOT/scripts/sanitize.sh"

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "cli_runner.h"
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "test_files.h"
@@ -25,27 +26,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-struct Outcome {
-  int code = -1;
-  std::string err, out;
-};
-
-// Runs `lenet5 <arguments>` in this process, capturing what it prints.
-Outcome run_cli(const std::vector<std::string>& arguments, CLI::App* app = nullptr) {
-  std::vector<const char*> argv = {"lenet5"};
-  for (const auto& argument : arguments) argv.push_back(argument.c_str());
-  std::ostringstream err, out;
-  auto* old_err = std::cerr.rdbuf(err.rdbuf());
-  auto* old_out = std::cout.rdbuf(out.rdbuf());
-  Outcome outcome;
-  outcome.code = app != nullptr ? lenet5::app::run(*app, static_cast<int>(argv.size()), argv.data())
-                                : lenet5::app::run(static_cast<int>(argv.size()), argv.data());
-  std::cerr.rdbuf(old_err);
-  std::cout.rdbuf(old_out);
-  outcome.err = err.str();
-  outcome.out = out.str();
-  return outcome;
-}
+using Outcome = lenet5::testing::CliOutcome;
+using lenet5::testing::run_cli;
 
 // Sets or clears an environment variable for one test.
 class ScopedEnvironment {
@@ -54,10 +36,16 @@ class ScopedEnvironment {
     const char* old = std::getenv(name);
     if (old != nullptr) old_ = old;
     had_ = old != nullptr;
-    if (value != nullptr) ::setenv(name, value, 1); else ::unsetenv(name);
+    if (value != nullptr)
+      ::setenv(name, value, 1);
+    else
+      ::unsetenv(name);
   }
   ~ScopedEnvironment() {
-    if (had_) ::setenv(name_, old_.c_str(), 1); else ::unsetenv(name_);
+    if (had_)
+      ::setenv(name_, old_.c_str(), 1);
+    else
+      ::unsetenv(name_);
   }
 
  private:
@@ -103,35 +91,57 @@ TEST(AppCliErrors, UsageErrorsNameTheWordOrFlagFirst) {
       {{"train", "--data", d, "--batchsize", "3"}, 2, "unknown flag '--batchsize'", {"'--batch-size'"}},
       {{"eval", "--data", d, "--modle=x.pt"}, 2, "unknown flag '--modle=x.pt'", {"did you mean '--model'?"}},
       {{"train", "--data", d, "extra"}, 2, "unexpected argument 'extra' for lenet5 train", {}},
-      {{"predict", "--model", "m.pt", "-dash.jpg"}, 2, "unknown flag '-dash.jpg' for lenet5 predict",
+      {{"predict", "--model", "m.pt", "-dash.jpg"},
+       2,
+       "unknown flag '-dash.jpg' for lenet5 predict",
        {"-- -dash.jpg", "./-dash.jpg"}},
       {{"train"}, 2, "--data is required", {"LENET5_DATA_DIR"}},
       {{"train", "--data", "/nonexistent/folder"}, 2, "--data: Directory does not exist: /nonexistent/folder", {}},
       {{"eval", "--data", d}, 2, "--checkpoint/--model", {}},
-      {{"summary", "--variant", "clasic"}, 2, "--variant: unknown value 'clasic'; expected modern or classic",
+      {{"summary", "--variant", "clasic"},
+       2,
+       "--variant: unknown value 'clasic'; expected modern or classic",
        {"did you mean 'classic'?"}},
       {{"train", "--data", d, "--optimizer", "lbfgs"}, 2, "--optimizer: unknown value 'lbfgs'", {"sgd, adam or adamw"}},
       {{"train", "--data", d, "--device", "tpu"}, 2, "--device: unknown device 'tpu'", {"auto, cpu, cuda or cuda:N"}},
       {{"train", "--data", d, "--device", "cuda:x"}, 2, "--device: malformed device 'cuda:x'", {}},
-      {{"train", "--data", d, "--device", "cuda:99999999999"}, 2, "--device: GPU number 99999999999 is out of range", {}},
+      {{"train", "--data", d, "--device", "cuda:99999999999"},
+       2,
+       "--device: GPU number 99999999999 is out of range",
+       {}},
       {{"predict", "--model", "m.pt", "--device", "cpu:1", "a.png"}, 2, "--device: malformed device 'cpu:1'", {}},
-      {{"train", "--data", d, "--epochs", "0"}, 2, "--epochs: 0 is out of range; expected a whole number from 1 to 1,000,000", {}},
+      {{"train", "--data", d, "--epochs", "0"},
+       2,
+       "--epochs: 0 is out of range; expected a whole number from 1 to 1,000,000",
+       {}},
       {{"train", "--data", d, "--epochs", "1.5"}, 2, "--epochs: 1.5 is not a whole number", {}},
       {{"train", "--data", d, "--epochs", "abc"}, 2, "--epochs: 'abc' is not a whole number", {}},
       {{"train", "--data", d, "--batch-size", "-3"}, 2, "--batch-size: -3 is out of range", {}},
-      {{"train", "--data", d, "--batch-size", "9223372036854775808"}, 2, "--batch-size: 9223372036854775808 is out of range", {}},
-      {{"train", "--data", d, "--momentum", "1"}, 2, "--momentum: 1 is out of range; expected a number from 0 to 0.999", {}},
+      {{"train", "--data", d, "--batch-size", "9223372036854775808"},
+       2,
+       "--batch-size: 9223372036854775808 is out of range",
+       {}},
+      {{"train", "--data", d, "--momentum", "1"},
+       2,
+       "--momentum: 1 is out of range; expected a number from 0 to 0.999",
+       {}},
       {{"train", "--data", d, "--lr", "0"}, 2, "--lr: 0 is out of range; expected a number above 0 and at most 10", {}},
       {{"train", "--data", d, "--lr", "nan"}, 2, "--lr: nan is not finite", {}},
       {{"train", "--data", d, "--lr", "1e999"}, 2, "--lr: 1e999 is out of range", {}},
       {{"train", "--data", d, "--lr", "1e99999"}, 2, "--lr: 1e99999 is not finite", {}},
       {{"train", "--data", d, "--seed", "-1"}, 2, "--seed: -1 is out of range", {}},
-      {{"train", "--data", d, "--target-accuracy", "0"}, 2, "--target-accuracy: 0 is out of range", {"above 0 and at most 100"}},
+      {{"train", "--data", d, "--target-accuracy", "0"},
+       2,
+       "--target-accuracy: 0 is out of range",
+       {"above 0 and at most 100"}},
       {{"train", "--data", d, "--threads", "2000"}, 2, "--threads: 2000 is out of range", {"from 0 to 1,024"}},
       {{"bench", "--seconds", "nan"}, 2, "--seconds: nan is not finite", {}},
       {{"bench", "--seconds", "-inf"}, 2, "--seconds: -inf is not finite", {}},
       {{"bench", "--seconds", "1e9"}, 2, "--seconds: 1e9 is out of range", {"3,600"}},
-      {{"bench", "--threads", "100000"}, 2, "--threads: 100000 is out of range; expected a whole number from 0 to 1,024", {}},
+      {{"bench", "--threads", "100000"},
+       2,
+       "--threads: 100000 is out of range; expected a whole number from 0 to 1,024",
+       {}},
       {{"bench", "--batch-sizes", "99999999999"}, 2, "--batch-sizes: 99999999999 is out of range", {"65,536"}},
       {{"bench", "--batch-sizes", "1,100000000"}, 2, "--batch-sizes: 100000000 is out of range", {}},
       {{"bench", "--iters", "0"}, 2, "--iters: 0 is out of range", {}},
@@ -183,7 +193,10 @@ TEST(AppCliErrors, DataFolderFromTheEnvironmentIsCheckedLikeTheFlag) {
   lenet5::testing::TempDir dir;
   ScopedEnvironment data("LENET5_DATA_DIR", dir.path().c_str());
   const auto outcome = run_cli({"train", "--epochs", "1"});
-  expect_one_line_error({{"train", "--epochs", "1"}, 2, "--data (default $LENET5_DATA_DIR/mnist): Directory does not exist: " + dir.file("mnist"), {}},
+  expect_one_line_error({{"train", "--epochs", "1"},
+                         2,
+                         "--data (default $LENET5_DATA_DIR/mnist): Directory does not exist: " + dir.file("mnist"),
+                         {}},
                         outcome);
   // A typo is still named first, before anything about the data.
   const auto typo = run_cli({"train", "--epocs", "1"});
@@ -194,8 +207,9 @@ TEST(AppCliErrors, ExportedModelPassedAsCheckpointSaysToUseModel) {
   lenet5::testing::TempDir dir;
   lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
   lenet5::deploy::export_torchscript(net, lenet5::deploy::ExportMetadata{}, dir.file("model.pt"), false);
-  expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"evaluate it with --model"}},
-                        run_cli({"eval", "--checkpoint", dir.file("model.pt"), "--data", dir.path()}));
+  expect_one_line_error(
+      {{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"evaluate it with --model"}},
+      run_cli({"eval", "--checkpoint", dir.file("model.pt"), "--data", dir.path()}));
   expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"--model"}},
                         run_cli({"bench", "--checkpoint", dir.file("model.pt"), "--iters", "1"}));
   expect_one_line_error({{}, 1, dir.file("model.pt") + ": is an exported TorchScript model", {"exported already"}},
@@ -264,11 +278,20 @@ class ScopedWorkingDirectory {
 // train without --out: the run folder is linked as runs/latest, and the last lines say where best.pt, the
 // report and the export command are, with paths that exist (the README's examples use them).
 TEST(AppCliTrain, DefaultRunFolderIsLinkedAsLatestAndPrinted) {
-  if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+  LENET5_REQUIRE_MNIST();
   lenet5::testing::TempDir dir;
   ScopedWorkingDirectory cwd(dir.path());
-  const std::vector<std::string> train = {"train", "--data", lenet5::testing::mnist_dir(), "--epochs", "1",
-                                          "--limit-train", "256", "--limit-test", "100", "--threads", "1"};
+  const std::vector<std::string> train = {"train",
+                                          "--data",
+                                          lenet5::testing::mnist_dir(),
+                                          "--epochs",
+                                          "1",
+                                          "--limit-train",
+                                          "256",
+                                          "--limit-test",
+                                          "100",
+                                          "--threads",
+                                          "1"};
   const auto first = run_cli(train);
   ASSERT_EQ(first.code, 0) << first.err;
   EXPECT_THAT(first.out, HasSubstr("best model:  runs/latest/best.pt\n"));

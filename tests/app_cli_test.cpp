@@ -47,9 +47,10 @@ TEST(AppCli, UsageErrorsExitWithTwoOnOneLine) {
 }
 
 TEST(AppCli, MissingCudaIsARuntimeError) {
-  if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+  LENET5_REQUIRE_MNIST();
   lenet5::testing::TempDir dir;
-  const auto result = run_lenet5("train --data " + lenet5::testing::mnist_dir() + " --device cuda --out " + dir.file("run"));
+  const auto result =
+      run_lenet5("train --data " + lenet5::testing::mnist_dir() + " --device cuda --out " + dir.file("run"));
   if (result.output.find("training on cuda") != std::string::npos) GTEST_SKIP() << "CUDA is available here";
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr("--device cuda: CUDA is not available"));

@@ -131,8 +131,8 @@ TEST(HostileFiles, OutputsNeverReplaceInputsOrForeignFiles) {
   write_text(seen + "/digit.pgm", pgm);
   write_text(seen + "/digit.png", "a file of the user's, not an image");
   write_text(seen + "/.write-probe", "also the user's");
-  const auto predicted = run_lenet5("predict --model " + model + " --save-preprocessed " + seen + " " + seen +
-                                    "/digit.pgm");
+  const auto predicted =
+      run_lenet5("predict --model " + model + " --save-preprocessed " + seen + " " + seen + "/digit.pgm");
   EXPECT_EQ(predicted.exit_code, 0) << predicted.output;
   EXPECT_THAT(predicted.output, HasSubstr(seen + "/digit.png exists; saved as " + seen + "/digit-2.png"));
   EXPECT_EQ(read_file(seen + "/digit.pgm"), Bytes(pgm.begin(), pgm.end()));

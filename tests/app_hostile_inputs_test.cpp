@@ -1,6 +1,8 @@
-// Hostile inputs to the real lenet5 executable: malformed data files, damaged checkpoints, unusable output
-// folders and bad flag values. Each must end the process cleanly (exit 2 for usage errors, 1 for runtime
-// errors: no crash, no hang, no huge allocation) with a message naming the file or flag.
+// Hostile inputs to the lenet5 command line: malformed data files, damaged checkpoints, unusable output
+// folders and bad flag values. Each must end the command cleanly (exit 2 for usage errors, 1 for runtime
+// errors: no crash, no hang, no huge allocation) with a message naming the file or flag. The commands run in
+// this process (lenet5::app::run, what main calls); the cases that need a process of their own (a memory or
+// file-size limit, another user) start the real executable.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_runner.h"
 #include "test_files.h"
 
 namespace {
@@ -35,10 +38,17 @@ constexpr const char* kTrainLabels = "train-labels-idx1-ubyte";
 
 using lenet5::testing::CommandResult;
 
-// Runs the binary through /bin/sh with a 60 s timeout and no core files; `limits` are shell commands run
-// first (ulimit ...).
-CommandResult run_lenet5(const std::string& arguments, const std::string& limits = "") {
-  return lenet5::testing::run_shell("ulimit -c 0; " + limits + " exec timeout -s KILL 60 " +
+// `lenet5 <arguments>` in this process; `arguments` as for /bin/sh ('...' quotes a path).
+CommandResult run_lenet5(const std::string& arguments) {
+  const auto outcome = lenet5::testing::run_cli_line(arguments);
+  return {outcome.code, outcome.output()};
+}
+
+// The real executable through /bin/sh with a 60 s timeout and no core files; `limits` are shell commands run
+// first (ulimit ...), `runner` a command that runs it (setpriv ...).
+CommandResult run_lenet5_process(const std::string& arguments, const std::string& limits = "",
+                                 const std::string& runner = "") {
+  return lenet5::testing::run_shell("ulimit -c 0; " + limits + " exec timeout -s KILL 60 " + runner + " " +
                                     std::string(LENET5_BINARY) + " " + arguments + " 2>&1");
 }
 
@@ -82,10 +92,10 @@ Bytes gzip_bytes(const Bytes& bytes) {
 
 struct DataCase {
   std::string name;
-  std::string file;                                  // which file of the dataset
+  std::string file;                                 // which file of the dataset
   std::function<void(const std::string&)> prepare;  // writes (or removes, or replaces) it
-  std::string message;                               // expected after "<path>"
-  std::string limits;                                // shell limits for the run
+  std::string message;                              // expected after "<path>"
+  std::string limits = "";                          // shell limits for the run (none by default)
 };
 
 void PrintTo(const DataCase& c, std::ostream* os) { *os << c.name; }
@@ -118,7 +128,11 @@ const std::vector<DataCase>& data_cases() {
       {"EmptyFile", kTrainImages, bytes_of({}), ": file is empty, expected an IDX images file"},
       {"TruncatedMagic", kTrainImages, bytes_of({0, 0, 8}), ": truncated header: expected 4 magic bytes"},
       {"TruncatedHeader", kTrainImages, bytes_of(idx_bytes(kImagesMagic, {8, 28}, {})), ": truncated header"},
-      {"TruncatedPayload", kTrainImages, bytes_of([] { auto b = images(8); b.resize(b.size() - 100); return b; }()),
+      {"TruncatedPayload", kTrainImages, bytes_of([] {
+         auto b = images(8);
+         b.resize(b.size() - 100);
+         return b;
+       }()),
        ": truncated data: header promises 6272 bytes, file holds 6172"},
       {"WrongMagic", kTrainImages, bytes_of({'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0, 0, 0, 0}),
        ": wrong magic number: expected 0x00000803 (IDX images), found 0x47494638 (not an IDX file)"},
@@ -144,7 +158,11 @@ const std::vector<DataCase>& data_cases() {
       {"ImageLabelCountMismatch", kTrainLabels, bytes_of(labels(7)), ": holds 7 labels, but "},
       {"LabelOutOfRange", kTrainLabels, bytes_of(idx_bytes(kLabelsMagic, {8}, {0, 1, 2, 3, 10, 5, 6, 7})),
        ": label 10 at index 4 is out of range: expected 0..9"},
-      {"TrailingBytes", kTrainLabels, bytes_of([] { auto b = labels(8); b.push_back(0); return b; }()),
+      {"TrailingBytes", kTrainLabels, bytes_of([] {
+         auto b = labels(8);
+         b.push_back(0);
+         return b;
+       }()),
        ": trailing bytes after the data: header promises 8 bytes, file holds at least 9"},
       {"CorruptGzip", std::string(kTrainImages) + ".gz", bytes_of(corrupt_gzip()), ": corrupt gzip data"},
       {"TruncatedGzip", std::string(kTrainImages) + ".gz", bytes_of(truncated_gzip()),
@@ -167,10 +185,12 @@ TEST_P(HostileData, TrainFailsWithExitOneNamingTheFile) {
   fs::remove(path);
   c.prepare(path);
   if (!c.limits.empty()) {
-    const auto probe = run_lenet5("summary", c.limits);
+    const auto probe = run_lenet5_process("summary", c.limits);
     if (probe.exit_code != 0) GTEST_SKIP() << "lenet5 cannot start under '" << c.limits << "':\n" << probe.output;
   }
-  const auto result = run_lenet5(train_arguments(data, dir.file("run")), c.limits);
+  // A memory limit needs a process of its own: it shows that no huge allocation is even tried.
+  const std::string arguments = train_arguments(data, dir.file("run"));
+  const auto result = c.limits.empty() ? run_lenet5(arguments) : run_lenet5_process(arguments, c.limits);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr("lenet5: error: "));
   EXPECT_THAT(result.output, HasSubstr(path + c.message));
@@ -209,10 +229,21 @@ TEST(HostileDataFiles, UnreadableFileIsNamed) {
   write_dataset(data);
   const std::string path = data + "/" + kTrainImages;
   fs::permissions(path, fs::perms::none);
+  const std::string out = dir.file("out");  // writable by whichever user runs lenet5
+  fs::create_directory(out);
+  fs::permissions(out, fs::perms::all);
+  // Root reads any file (CAP_DAC_OVERRIDE): then lenet5 runs as the unprivileged user nobody, which can reach
+  // every file here but the one made unreadable.
+  std::string runner;
   if (::access(path.c_str(), R_OK) == 0) {
-    GTEST_SKIP() << "running with CAP_DAC_OVERRIDE (root): chmod 000 does not stop reads here";
+    runner = "setpriv --reuid=nobody --regid=nogroup --clear-groups";
+    const auto probe = lenet5::testing::run_shell(runner + " true 2>&1");
+    if (probe.exit_code != 0) {
+      GTEST_SKIP() << "running as root, which chmod 000 does not stop, and '" << runner
+                   << "' cannot switch to an unprivileged user: " << probe.output;
+    }
   }
-  const auto result = run_lenet5(train_arguments(data, dir.file("run")));
+  const auto result = run_lenet5_process(train_arguments(data, out + "/run"), "", runner);
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr(path + ": cannot open: Permission denied"));
 }
@@ -227,7 +258,8 @@ class HostileCheckpoint : public ::testing::Test {
     write_dataset(data());
     const auto trained = run_lenet5(train_arguments(data(), run()));
     ASSERT_EQ(trained.exit_code, 0) << trained.output;
-    const auto exported = run_lenet5("export --checkpoint " + quoted(checkpoint()) + " --out " + quoted(dir_->file("model.pt")));
+    const auto exported =
+        run_lenet5("export --checkpoint " + quoted(checkpoint()) + " --out " + quoted(dir_->file("model.pt")));
     ASSERT_EQ(exported.exit_code, 0) << exported.output;
   }
   static void TearDownTestSuite() {
@@ -288,8 +320,10 @@ TEST_F(HostileCheckpoint, EmptyOrTextIsNotReadable) {
 
 TEST_F(HostileCheckpoint, ForeignTorchArchiveIsNotOurs) {
   // An exported TorchScript model: named as such, with the flag that takes it.
-  expect_eval_rejects(dir_->file("model.pt"), "is an exported TorchScript model (lenet5 export), not a training "
-                                              "checkpoint; evaluate it with --model " + dir_->file("model.pt"));
+  expect_eval_rejects(dir_->file("model.pt"),
+                      "is an exported TorchScript model (lenet5 export), not a training "
+                      "checkpoint; evaluate it with --model " +
+                          dir_->file("model.pt"));
   expect_eval_rejects(dir_->file("data/" + std::string(kTrainImages)), "not a readable checkpoint");
 }
 
@@ -358,7 +392,8 @@ TEST(HostileOutputFull, CheckpointWriteFailureKeepsThePreviousCheckpoint) {
   const auto first = run_lenet5(train_arguments(dir.file("data"), run));
   ASSERT_EQ(first.exit_code, 0) << first.output;
   const auto before = lenet5::testing::read_file(run + "/checkpoint.pt");
-  const auto result = run_lenet5(train_arguments(dir.file("data"), run, 2) + " --resume", "trap '' XFSZ; ulimit -f 200;");
+  const auto result =
+      run_lenet5_process(train_arguments(dir.file("data"), run, 2) + " --resume", "trap '' XFSZ; ulimit -f 200;");
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_THAT(result.output, HasSubstr(run + "/"));  // best.pt or checkpoint.pt, whichever is written first
   EXPECT_THAT(result.output, HasSubstr(".pt: cannot write: File too large"));
@@ -387,8 +422,8 @@ class HostileFlags : public ::testing::TestWithParam<FlagCase> {};
 TEST_P(HostileFlags, AreUsageErrorsNamingTheFlag) {
   TempDir dir;
   write_dataset(dir.file("data"));
-  const auto result =
-      run_lenet5("train --data " + quoted(dir.file("data")) + " --out " + quoted(dir.file("run")) + " " + GetParam().arguments);
+  const auto result = run_lenet5("train --data " + quoted(dir.file("data")) + " --out " + quoted(dir.file("run")) +
+                                 " " + GetParam().arguments);
   EXPECT_EQ(result.exit_code, 2) << GetParam().arguments << "\n" << result.output;
   EXPECT_THAT(result.output, HasSubstr(GetParam().flag)) << GetParam().arguments;
   EXPECT_FALSE(fs::exists(dir.file("run/checkpoint.pt")));
@@ -396,27 +431,29 @@ TEST_P(HostileFlags, AreUsageErrorsNamingTheFlag) {
 
 INSTANTIATE_TEST_SUITE_P(
     Catalogue, HostileFlags,
-    ::testing::Values(FlagCase{"EpochsNotANumber", "--epochs abc", "--epochs"},
-                      FlagCase{"EpochsNegative", "--epochs -1", "--epochs"},
-                      FlagCase{"EpochsOverflow", "--epochs 99999999999999999999999", "--epochs: 99999999999999999999999 is out of range; expected a whole number from 1 to 1,000,000"},
-                      FlagCase{"EpochsWithoutValue", "--epochs", "--epochs"},
-                      FlagCase{"BatchSizeZero", "--batch-size 0", "--batch-size"},
-                      FlagCase{"LrNegative", "--lr -0.1", "--lr"}, FlagCase{"LrNan", "--lr nan", "--lr"},
-                      FlagCase{"LrInfinite", "--lr inf", "--lr"}, FlagCase{"MomentumAboveOne", "--momentum 1.5", "--momentum"},
-                      FlagCase{"WeightDecayNegative", "--weight-decay -1", "--weight-decay"},
-                      FlagCase{"ValSplitTooLarge", "--val-split 0.9", "--val-split"},
-                      FlagCase{"ThreadsNegative", "--threads -2", "--threads"},
-                      FlagCase{"LimitTrainNegative", "--limit-train -5", "--limit-train"},
-                      FlagCase{"SeedNotANumber", "--seed banana", "--seed"},
-                      FlagCase{"UnknownSchedule", "--schedule sometimes", "--schedule"},
-                      FlagCase{"UnknownDataset", "--dataset cifar10", "--dataset"},
-                      FlagCase{"UnknownDevice", "--device tpu", "--device"},
-                      FlagCase{"UnknownFlag", "--frobnicate", "--frobnicate"},
-                      FlagCase{"RepeatedFlag", "--epochs 1 --epochs 2", "--epochs"},
-                      FlagCase{"ThreadsAbsurd", "--threads 100000", "--threads: 100000 is out of range; expected a whole number from 0 to 1,024"},
-                      FlagCase{"TargetAccuracyAbove100", "--target-accuracy 150", "--target-accuracy"},
-                      FlagCase{"TargetAccuracyZero", "--target-accuracy 0", "--target-accuracy"},
-                      FlagCase{"ValSplitOfOneImage", "--val-split 0.2 --limit-train 1", "--val-split: the training set holds 1 image"}),
+    ::testing::Values(
+        FlagCase{"EpochsNotANumber", "--epochs abc", "--epochs"}, FlagCase{"EpochsNegative", "--epochs -1", "--epochs"},
+        FlagCase{"EpochsOverflow", "--epochs 99999999999999999999999",
+                 "--epochs: 99999999999999999999999 is out of range; expected a whole number from 1 to 1,000,000"},
+        FlagCase{"EpochsWithoutValue", "--epochs", "--epochs"},
+        FlagCase{"BatchSizeZero", "--batch-size 0", "--batch-size"}, FlagCase{"LrNegative", "--lr -0.1", "--lr"},
+        FlagCase{"LrNan", "--lr nan", "--lr"}, FlagCase{"LrInfinite", "--lr inf", "--lr"},
+        FlagCase{"MomentumAboveOne", "--momentum 1.5", "--momentum"},
+        FlagCase{"WeightDecayNegative", "--weight-decay -1", "--weight-decay"},
+        FlagCase{"ValSplitTooLarge", "--val-split 0.9", "--val-split"},
+        FlagCase{"ThreadsNegative", "--threads -2", "--threads"},
+        FlagCase{"LimitTrainNegative", "--limit-train -5", "--limit-train"},
+        FlagCase{"SeedNotANumber", "--seed banana", "--seed"},
+        FlagCase{"UnknownSchedule", "--schedule sometimes", "--schedule"},
+        FlagCase{"UnknownDataset", "--dataset cifar10", "--dataset"},
+        FlagCase{"UnknownDevice", "--device tpu", "--device"}, FlagCase{"UnknownFlag", "--frobnicate", "--frobnicate"},
+        FlagCase{"RepeatedFlag", "--epochs 1 --epochs 2", "--epochs"},
+        FlagCase{"ThreadsAbsurd", "--threads 100000",
+                 "--threads: 100000 is out of range; expected a whole number from 0 to 1,024"},
+        FlagCase{"TargetAccuracyAbove100", "--target-accuracy 150", "--target-accuracy"},
+        FlagCase{"TargetAccuracyZero", "--target-accuracy 0", "--target-accuracy"},
+        FlagCase{"ValSplitOfOneImage", "--val-split 0.2 --limit-train 1",
+                 "--val-split: the training set holds 1 image"}),
     [](const ::testing::TestParamInfo<FlagCase>& info) { return info.param.name; });
 
 // A batch size past the dataset (up to INT64_MAX) is one step per epoch, not an overflow.

@@ -11,14 +11,10 @@ namespace {
 using lenet5::data::MnistDataset;
 using lenet5::data::Split;
 
-std::string require_mnist() {
-  const std::string dir = lenet5::testing::mnist_dir();
-  if (dir.empty()) ADD_FAILURE() << "real MNIST missing: run scripts/fetch_data.sh";
-  return dir;
-}
 
 TEST(MnistDataset, LoadsRealTrainingSet) {
-  const std::string dir = require_mnist();
+  LENET5_REQUIRE_MNIST();
+  const std::string dir = lenet5::testing::mnist_dir();
   ASSERT_FALSE(dir.empty());
   MnistDataset train(dir, Split::kTrain);
   EXPECT_EQ(train.images().sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
@@ -32,7 +28,8 @@ TEST(MnistDataset, LoadsRealTrainingSet) {
 }
 
 TEST(MnistDataset, LoadsRealTestSet) {
-  const std::string dir = require_mnist();
+  LENET5_REQUIRE_MNIST();
+  const std::string dir = lenet5::testing::mnist_dir();
   ASSERT_FALSE(dir.empty());
   MnistDataset test(dir, Split::kTest);
   EXPECT_EQ(test.length(), 10000);
@@ -41,8 +38,8 @@ TEST(MnistDataset, LoadsRealTestSet) {
 }
 
 TEST(MnistDataset, LoadsGzippedFashionMnist) {
+  LENET5_REQUIRE_FASHION_MNIST();
   const std::string dir = lenet5::testing::fashion_mnist_dir();
-  ASSERT_FALSE(dir.empty()) << "Fashion-MNIST missing: run scripts/fetch_data.sh";
   MnistDataset test(dir, Split::kTest);
   EXPECT_EQ(test.length(), 10000);
   EXPECT_EQ(torch::bincount(test.targets()).min().item<int64_t>(), 1000);  // 1,000 of each class

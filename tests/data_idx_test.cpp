@@ -247,8 +247,8 @@ TEST(IdxReader, RejectsLabelOutOfRange) {
 }
 
 TEST(IdxReader, ReadsRealMnistTestLabels) {
+  LENET5_REQUIRE_MNIST();
   const std::string dir = lenet5::testing::mnist_dir();
-  ASSERT_FALSE(dir.empty()) << "real MNIST missing: run scripts/fetch_data.sh";
   const auto labels = read_idx_file(dir + "/t10k-labels-idx1-ubyte", IdxKind::kLabels);
   ASSERT_EQ(labels.dims, (std::vector<std::uint32_t>{10000}));
   const std::vector<std::uint8_t> first(labels.values.begin(), labels.values.begin() + 10);

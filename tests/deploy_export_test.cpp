@@ -269,7 +269,9 @@ TEST(DeployExport, BitFlipInAnyTensorIsRefusedNamingIt) {
         lenet5::testing::write_file(flipped, with_flipped_exponent(bytes, tensor.value.toTensor()));
         const std::string message = error_of([&] { lenet5::deploy::load_exported(flipped); });
         EXPECT_THAT(message, StartsWith(flipped + ": corrupt model: tensor '")) << tensor.name;
-        if (!optimize) EXPECT_THAT(message, HasSubstr("'" + tensor.name + "' differs from the digest")) << message;
+        if (!optimize) {
+          EXPECT_THAT(message, HasSubstr("'" + tensor.name + "' differs from the digest")) << message;
+        }
         EXPECT_THAT(message, Not(HasSubstr("\n")));
         ++flips;
       }
@@ -349,7 +351,9 @@ TEST(DeployExport, ForeignModelsGiveOneLineNamingWhatIsWrong) {
     EXPECT_THAT(message, Not(HasSubstr("\n"))) << message;
     EXPECT_THAT(message, Not(HasSubstr("Traceback"))) << message;
     EXPECT_LT(message.size(), 300u) << message;
-    if (body.find("assert") != std::string::npos) EXPECT_THAT(message, HasSubstr("this model is broken"));
+    if (body.find("assert") != std::string::npos) {
+      EXPECT_THAT(message, HasSubstr("this model is broken"));
+    }
   }
   // Without metadata, and a zip archive that is not TorchScript at all.
   auto plain = module_with_forward("    return x\n");

@@ -116,7 +116,7 @@ void write_rgba_png(const std::string& path, int width, int height,
 
 TEST(DeployImage, MnistDigitsDrawnOnPaperComeBackAsMnistDigits) {
   const std::string dir_name = lenet5::testing::mnist_dir();
-  if (dir_name.empty()) GTEST_SKIP() << "real MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)";
+  LENET5_REQUIRE_MNIST();
   std::string images_path = dir_name + "/t10k-images-idx3-ubyte";
   if (!std::filesystem::exists(images_path)) images_path += ".gz";
   const auto images = lenet5::data::read_idx_file(images_path, lenet5::data::IdxKind::kImages);

@@ -13,11 +13,6 @@
 
 namespace lenet5::testing {
 
-#define LENET5_REQUIRE_MNIST()                                                                   \
-  if (lenet5::testing::mnist_dir().empty()) {                                                    \
-    GTEST_SKIP() << "real MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)";    \
-  }
-
 // `steps` Adam steps of 64 images from the start of the MNIST training set: about 92% test accuracy for modern
 // after 100 steps, 78% for classic after 60; a few seconds on one thread.
 inline model::LeNet5 quick_trained_model(model::Variant variant, int64_t steps = 100) {

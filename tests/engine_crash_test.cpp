@@ -126,7 +126,7 @@ CommandResult run_command(const std::string& command) {
 }
 
 TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
-  if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+  LENET5_REQUIRE_MNIST();
   TempDir dir;
   const std::string run = dir.file("run");
   const std::string log = dir.file("train.log");
@@ -201,7 +201,9 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
     if (entry.path().extension() == ".json") {
       EXPECT_NO_THROW(nlohmann::json::parse(read_text(entry.path().string()))) << name;
     }
-    if (name == "report.html") EXPECT_THAT(read_text(entry.path().string()), HasSubstr("</html>"));
+    if (name == "report.html") {
+      EXPECT_THAT(read_text(entry.path().string()), HasSubstr("</html>"));
+    }
   }
   for (const auto& name : required) EXPECT_TRUE(found.count(name)) << name << " missing";
   const auto config = nlohmann::json::parse(read_text(run + "/config.json"));
@@ -233,7 +235,7 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
 // Ctrl-C mid-epoch: the process stops at the next step, keeps the last checkpoint, ends as killed by SIGINT
 // (status 130 in a shell) and prints the command that resumes; that command, run as printed, completes the run.
 TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
-  if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+  LENET5_REQUIRE_MNIST();
   TempDir dir;
   const std::string run = dir.file("run");
   const std::string log = dir.file("train.log");

@@ -57,7 +57,7 @@ std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
 class EngineTrain : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (lenet5::testing::mnist_dir().empty()) GTEST_FAIL() << "real MNIST missing: run scripts/fetch_data.sh";
+    LENET5_REQUIRE_MNIST();
   }
   lenet5::testing::TempDir dir_;
 };

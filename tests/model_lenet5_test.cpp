@@ -155,8 +155,8 @@ TEST(LeNet5Model, RbfScoreIsNegativeSquaredDistance) {
 
 // A few hundred real digits are memorised quickly when the network, loss and gradients are wired right.
 TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
+  LENET5_REQUIRE_MNIST();
   const std::string dir = lenet5::testing::mnist_dir();
-  ASSERT_FALSE(dir.empty()) << "real MNIST missing: run scripts/fetch_data.sh";
   const auto data = lenet5::data::MnistDataset(dir, lenet5::data::Split::kTest).slice(0, 256);
   for (Variant variant : {Variant::kClassic, Variant::kModern}) {
     torch::manual_seed(0);

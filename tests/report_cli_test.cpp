@@ -104,9 +104,8 @@ std::string mnist_evaluation() {
 }
 
 TEST(ReportCli, DataOfAnotherDatasetIsRefused) {
-  if (lenet5::testing::mnist_dir().empty() || lenet5::testing::fashion_mnist_dir().empty()) {
-    GTEST_FAIL() << "real MNIST and Fashion-MNIST missing: run scripts/fetch_data.sh";
-  }
+  LENET5_REQUIRE_MNIST();
+  LENET5_REQUIRE_FASHION_MNIST();
   TempDir dir;
   write_text(dir.file("config.json"), R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
   write_text(dir.file("evaluation.json"), mnist_evaluation());

@@ -41,3 +41,14 @@ std::string mnist_dir();
 std::string fashion_mnist_dir();
 
 }  // namespace lenet5::testing
+
+// The one policy for a real dataset that is missing: the test skips, saying why and how to get it
+// (scripts/test.sh always fetches both). Use at the top of a TEST or of a fixture's SetUp.
+#define LENET5_REQUIRE_MNIST()                                                                 \
+  if (lenet5::testing::mnist_dir().empty()) {                                                  \
+    GTEST_SKIP() << "real MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)"; \
+  }
+#define LENET5_REQUIRE_FASHION_MNIST()                                                                 \
+  if (lenet5::testing::fashion_mnist_dir().empty()) {                                                  \
+    GTEST_SKIP() << "real Fashion-MNIST not found (run scripts/fetch_data.sh or set LENET5_DATA_DIR)"; \
+  }
