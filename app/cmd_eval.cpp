@@ -52,7 +52,7 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
     return;
   }
   std::cout << options.model << ": " << model::variant_name(metadata.variant) << " LeNet-5 (TorchScript"
-            << (metadata.optimized ? ", optimised" : "") << "), " << metadata.dataset << " " << data::split_name(options.split)
+            << (metadata.optimized ? ", optimised" : "") << "), " << data::dataset_kind_name(metadata.dataset) << " " << data::split_name(options.split)
             << " split, epoch " << metadata.epoch;
   if (metadata.test_accuracy >= 0) {
     std::cout << ", test accuracy at export " << std::fixed << std::setprecision(2) << 100.0 * metadata.test_accuracy
@@ -79,8 +79,8 @@ void run_eval(const EvalOptions& options) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {
     std::cout << options.checkpoint << ": " << model::variant_name(loaded.info.variant) << " LeNet-5, "
-              << loaded.info.dataset << " " << data::split_name(options.split) << " split, epoch " << loaded.info.epoch << "\n"
-              << engine::format_evaluation(result, data::class_names(data::parse_dataset_kind(loaded.info.dataset)));
+              << data::dataset_kind_name(loaded.info.dataset) << " " << data::split_name(options.split) << " split, epoch " << loaded.info.epoch << "\n"
+              << engine::format_evaluation(result, data::class_names(loaded.info.dataset));
   }
 }
 

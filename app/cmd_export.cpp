@@ -19,7 +19,7 @@ void run_export(const ExportOptions& options) {
   auto loaded = load_checkpoint_flag(options.checkpoint, "it is exported already");
   const auto metadata = deploy::metadata_from_checkpoint(loaded.info, options.checkpoint);
   const auto report = deploy::export_torchscript(loaded.model, metadata, options.out, options.optimize);
-  std::cout << "exported " << model::variant_name(loaded.info.variant) << " LeNet-5 (" << loaded.info.dataset
+  std::cout << "exported " << model::variant_name(loaded.info.variant) << " LeNet-5 (" << data::dataset_kind_name(loaded.info.dataset)
             << ", epoch " << loaded.info.epoch;
   if (loaded.info.test_accuracy >= 0) {
     std::cout << ", test accuracy " << std::fixed << std::setprecision(2) << 100.0 * loaded.info.test_accuracy

@@ -34,27 +34,6 @@ void print_where_results_are(const std::string& run_dir, bool linked) {
             << "export with: lenet5 export --checkpoint " << shown << "/best.pt --out " << shown << "/lenet5.pt\n";
 }
 
-// The named settings, parsed into their enums; TrainOptions (and config.json) hold their names.
-struct NamedSettings {
-  data::DatasetKind dataset;
-  model::Variant variant;
-  engine::OptimizerKind optimizer;
-  engine::Schedule schedule;
-
-  explicit NamedSettings(const engine::TrainOptions& o)
-      : dataset(data::parse_dataset_kind(o.dataset)),
-        variant(model::parse_variant(o.variant)),
-        optimizer(engine::parse_optimizer(o.optimizer)),
-        schedule(engine::parse_schedule(o.schedule)) {}
-
-  void store_in(engine::TrainOptions& o) const {
-    o.dataset = data::dataset_kind_name(dataset);
-    o.variant = model::variant_name(variant);
-    o.optimizer = name_in(engine::optimizer_names(), optimizer);
-    o.schedule = engine::schedule_name(schedule);
-  }
-};
-
 void run_train(const engine::TrainOptions& options, const CLI::App& sub) {
   engine::TrainOptions run = options;
   if (options.resume) {  // the run's config.json holds the settings; --data included
@@ -70,7 +49,7 @@ void run_train(const engine::TrainOptions& options, const CLI::App& sub) {
   engine::StopOnSignals stop;
   run.stop = &stop.flag();
   ConsoleProgress progress;
-  ReportObserver report(run.variant);
+  ReportObserver report(model::variant_name(run.variant));
   LatestRunLink latest;
   std::vector<engine::TrainObserver*> observers = {&progress, &report};
   if (link) observers.push_back(&latest);
@@ -87,17 +66,17 @@ void run_train(const engine::TrainOptions& options, const CLI::App& sub) {
 }
 
 // The data and the recipe: what decides the weights (a resume takes these from config.json).
-void add_recipe_flags(CLI::App& sub, engine::TrainOptions& options, NamedSettings& named) {
+void add_recipe_flags(CLI::App& sub, engine::TrainOptions& options) {
   add_data_option(sub, options.data_dir);
-  add_enum_option(sub, "--dataset", named.dataset, data::dataset_kind_names(), "Dataset (picks class names)");
-  add_variant_option(sub, named.variant);
+  add_enum_option(sub, "--dataset", options.dataset, data::dataset_kind_names(), "Dataset (picks class names)");
+  add_variant_option(sub, options.variant);
   sub.add_option("--epochs", options.epochs, "Passes over the training set")
       ->check(whole_number(1, kMaxEpochs))
       ->capture_default_str();
   sub.add_option("--batch-size", options.batch_size, "Images per step")
       ->check(whole_number(1, kMaxTrainBatchSize))
       ->capture_default_str();
-  add_enum_option(sub, "--optimizer", named.optimizer, engine::optimizer_names(), "Optimiser");
+  add_enum_option(sub, "--optimizer", options.optimizer, engine::optimizer_names(), "Optimiser");
   sub.add_option("--lr", options.lr, "Peak learning rate (default: recommended for optimiser and variant)")
       ->check(real_number(0, 10, /*above_min=*/true));
   sub.add_option("--momentum", options.momentum, "SGD momentum (Nesterov)")
@@ -106,7 +85,7 @@ void add_recipe_flags(CLI::App& sub, engine::TrainOptions& options, NamedSetting
   sub.add_option("--weight-decay", options.weight_decay, "Weight decay")
       ->check(real_number(0, 1))
       ->capture_default_str();
-  add_enum_option(sub, "--schedule", named.schedule, engine::schedule_names(), "Learning-rate schedule");
+  add_enum_option(sub, "--schedule", options.schedule, engine::schedule_names(), "Learning-rate schedule");
   sub.add_flag("--augment", options.augment, "Random affine distortions (rotation, scale, shear, translation)");
   sub.add_option("--val-split", options.val_split, "Fraction of the training set held out for validation")
       ->check(real_number(0.0, 0.5))
@@ -117,9 +96,8 @@ void add_recipe_flags(CLI::App& sub, engine::TrainOptions& options, NamedSetting
 
 void setup_train(CLI::App& app) {
   auto options = std::make_shared<engine::TrainOptions>();
-  auto named = std::make_shared<NamedSettings>(*options);
   auto* sub = app.add_subcommand("train", "Train LeNet-5 on an MNIST-format dataset");
-  add_recipe_flags(*sub, *options, *named);
+  add_recipe_flags(*sub, *options);
   add_device_option(*sub, options->device);
   sub->add_option("--threads", options->threads, "CPU threads of every pool (0: one per core)")
       ->check(whole_number(0, kMaxThreads))
@@ -138,10 +116,7 @@ void setup_train(CLI::App& app) {
       ->check(whole_number(0, kMaxImages));
   sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")
       ->check(whole_number(0, kMaxImages));
-  sub->callback([options, named, sub] {
-    named->store_in(*options);
-    run_train(*options, *sub);
-  });
+  sub->callback([options, sub] { run_train(*options, *sub); });
 }
 
 }  // namespace lenet5::app

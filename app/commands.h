@@ -115,7 +115,7 @@ void add_data_option(CLI::App& sub, std::string& data_dir);
 // Throws the usage error "--data is required" when neither --data nor the variable is set.
 void require_data_source(const std::string& data_flag);
 // The dataset folder to read: --data, else $LENET5_DATA_DIR/<dataset> (checked exactly as --data is).
-std::string resolve_data_dir(const std::string& data_flag, const std::string& dataset);
+std::string resolve_data_dir(const std::string& data_flag, data::DatasetKind dataset);
 constexpr const char* kDataEnvironmentVariable = "LENET5_DATA_DIR";
 
 // load_checkpoint for a --checkpoint flag: an exported TorchScript file gets a message that says what to

@@ -147,9 +147,10 @@ void require_data_source(const std::string& data_flag) {
   }
 }
 
-std::string resolve_data_dir(const std::string& data_flag, const std::string& dataset) {
+std::string resolve_data_dir(const std::string& data_flag, data::DatasetKind kind) {
   require_data_source(data_flag);
   if (!data_flag.empty()) return data_flag;
+  const std::string dataset = data::dataset_kind_name(kind);
   const char* root = std::getenv(kDataEnvironmentVariable);
   std::string folder = (fs::path(root) / dataset).string();
   const std::string problem = CLI::ExistingDirectory(folder);

@@ -117,7 +117,7 @@ TEST(DeployExport, MetadataRoundTrips) {
   lenet5::model::LeNet5 net(Variant::kClassic);
   lenet5::engine::CheckpointInfo info;
   info.variant = Variant::kClassic;
-  info.dataset = "fashion-mnist";
+  info.dataset = lenet5::data::DatasetKind::kFashionMnist;
   info.epoch = 12;
   info.test_accuracy = 0.9123;
   info.config_json = R"({"epochs": 12, "optimizer": "sgd", "lr": 0.01})";
@@ -126,7 +126,7 @@ TEST(DeployExport, MetadataRoundTrips) {
   lenet5::deploy::export_torchscript(net, metadata, dir.file("sub/folder/model.pt"), false);
   const auto loaded = lenet5::deploy::load_exported(dir.file("sub/folder/model.pt")).metadata;
   EXPECT_EQ(loaded.variant, Variant::kClassic);
-  EXPECT_EQ(loaded.dataset, "fashion-mnist");
+  EXPECT_EQ(loaded.dataset, lenet5::data::DatasetKind::kFashionMnist);
   EXPECT_EQ(loaded.class_names, lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist));
   EXPECT_EQ(loaded.epoch, 12);
   EXPECT_DOUBLE_EQ(loaded.test_accuracy, 0.9123);

@@ -190,7 +190,7 @@ TEST(DeployImage, LongestSideBecomes20PixelsKeepingTheAspectRatio) {
   EXPECT_NEAR(cy, 14.0, 0.6);
 
   // Fashion-MNIST fills the whole field.
-  const auto fashion = lenet5::deploy::preprocess(tall, lenet5::deploy::preprocess_options_for("fashion-mnist"));
+  const auto fashion = lenet5::deploy::preprocess(tall, lenet5::deploy::preprocess_options_for(lenet5::data::DatasetKind::kFashionMnist));
   EXPECT_GT(fashion.at(14, 0), 0.5f);
   EXPECT_GT(fashion.at(14, 27), 0.5f);
 }

@@ -53,7 +53,7 @@ torch::jit::Module load_from_bytes(const std::string& bytes) {
 ExportMetadata stored_metadata(model::LeNet5& model, const ExportMetadata& metadata, bool optimize) {
   ExportMetadata stored = metadata;
   stored.variant = model->variant();
-  if (stored.class_names.empty()) stored.class_names = data::class_names(data::parse_dataset_kind(stored.dataset));
+  if (stored.class_names.empty()) stored.class_names = data::class_names(stored.dataset);
   stored.optimized = optimize;
   stored.input = kInputContract;
   stored.output = kOutputContract;

@@ -272,9 +272,9 @@ void write_image(const std::string& path, const GrayImage& image) {
   }
 }
 
-PreprocessOptions preprocess_options_for(const std::string& dataset) {
+PreprocessOptions preprocess_options_for(data::DatasetKind dataset) {
   PreprocessOptions options;
-  if (dataset == "fashion-mnist") {
+  if (dataset == data::DatasetKind::kFashionMnist) {
     options.box = options.side;
     options.center_of_mass = false;
   }

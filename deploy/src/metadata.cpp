@@ -31,7 +31,7 @@ std::string metadata_to_json(const ExportMetadata& metadata) {
   json document{
       {"format", kExportFormat},
       {"variant", model::variant_name(metadata.variant)},
-      {"dataset", metadata.dataset},
+      {"dataset", data::dataset_kind_name(metadata.dataset)},
       {"class_names", metadata.class_names},
       {"input", metadata.input},
       {"output", metadata.output},
@@ -92,7 +92,7 @@ ExportMetadata read_metadata(const json& document) {
   }
   ExportMetadata metadata;
   metadata.variant = model::parse_variant(document.at("variant").get<std::string>());
-  metadata.dataset = document.at("dataset").get<std::string>();
+  metadata.dataset = data::parse_dataset_kind(document.at("dataset").get<std::string>());
   metadata.class_names = document.at("class_names").get<std::vector<std::string>>();
   if (metadata.class_names.size() != static_cast<size_t>(model::kNumClasses)) {
     throw DeployError(std::string(kMetadataFile) + ": expected " + std::to_string(model::kNumClasses) +

@@ -83,7 +83,7 @@ void save_checkpoint(const std::string& path, model::LeNet5& model, const torch:
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(kFormat));
   archive.write("variant", c10::IValue(model::variant_name(info.variant)));
-  archive.write("dataset", c10::IValue(info.dataset));
+  archive.write("dataset", c10::IValue(data::dataset_kind_name(info.dataset)));
   archive.write("epoch", c10::IValue(info.epoch));
   archive.write("test_accuracy", c10::IValue(info.test_accuracy));
   archive.write("config", c10::IValue(info.config_json));
@@ -126,7 +126,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     archive.read("variant", value);
     loaded.info.variant = model::parse_variant(value.toStringRef());
     archive.read("dataset", value);
-    loaded.info.dataset = value.toStringRef();
+    loaded.info.dataset = data::parse_dataset_kind(value.toStringRef());
     archive.read("epoch", value);
     loaded.info.epoch = value.toInt();
     archive.read("test_accuracy", value);

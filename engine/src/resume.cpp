@@ -34,14 +34,15 @@ std::vector<EpochMetrics> read_history(const std::string& path, int64_t complete
 
 void check_checkpoint_matches_config(const TrainOptions& options, const CheckpointInfo& info,
                                      const std::string& checkpoint_path) {
-  if (info.variant != model::parse_variant(options.variant)) {
+  if (info.variant != options.variant) {
     throw CheckpointError(checkpoint_path + ": holds a " + model::variant_name(info.variant) +
-                          " model, but the run's config.json says " + options.variant);
+                          " model, but the run's config.json says " + model::variant_name(options.variant));
   }
+  const std::string optimizer = optimizer_name(options.optimizer);
   const auto saved_config = json::parse(info.config_json, nullptr, /*allow_exceptions=*/false);
-  if (saved_config.is_object() && saved_config.value("optimizer", options.optimizer) != options.optimizer) {
+  if (saved_config.is_object() && saved_config.value("optimizer", optimizer) != optimizer) {
     throw CheckpointError(checkpoint_path + ": holds the state of a " + saved_config.value("optimizer", "") +
-                          " optimiser, but the run's config.json says " + options.optimizer);
+                          " optimiser, but the run's config.json says " + optimizer);
   }
 }
 

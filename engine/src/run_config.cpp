@@ -31,19 +31,28 @@ RecipeSetting setting(const char* flag, const char* key, T TrainOptions::*member
           [member](TrainOptions& o, const json& value) { o.*member = value.get<T>(); }};
 }
 
+// A setting that config.json holds by its name in the enum's one name table; an unknown name throws
+// std::invalid_argument.
+template <typename Enum>
+RecipeSetting named_setting(const char* flag, const char* key, Enum TrainOptions::*member,
+                            std::string (*name_of)(Enum), Enum (*parse)(const std::string&)) {
+  return {flag, key, [member, name_of](const TrainOptions& o) { return json(name_of(o.*member)); },
+          [member, parse](TrainOptions& o, const json& value) { o.*member = parse(value.get<std::string>()); }};
+}
+
 // What a resume may not change: everything that decides the weights, except --epochs (checked apart) and
 // --threads/--device/--data, which belong to the machine.
 const std::vector<RecipeSetting>& recipe() {
   static const std::vector<RecipeSetting> settings = {
-      setting("--dataset", "dataset", &TrainOptions::dataset),
-      setting("--variant", "variant", &TrainOptions::variant),
+      named_setting("--dataset", "dataset", &TrainOptions::dataset, data::dataset_kind_name, data::parse_dataset_kind),
+      named_setting("--variant", "variant", &TrainOptions::variant, model::variant_name, model::parse_variant),
       setting("--batch-size", "batch_size", &TrainOptions::batch_size),
-      setting("--optimizer", "optimizer", &TrainOptions::optimizer),
+      named_setting("--optimizer", "optimizer", &TrainOptions::optimizer, optimizer_name, parse_optimizer),
       {"--lr", "lr", [](const TrainOptions& o) { return json(resolved_learning_rate(o)); },
        [](TrainOptions& o, const json& value) { o.lr = value.get<double>(); }},
       setting("--momentum", "momentum", &TrainOptions::momentum),
       setting("--weight-decay", "weight_decay", &TrainOptions::weight_decay),
-      setting("--schedule", "schedule", &TrainOptions::schedule),
+      named_setting("--schedule", "schedule", &TrainOptions::schedule, schedule_name, parse_schedule),
       setting("--augment", "augment", &TrainOptions::augment),
       setting("--val-split", "val_split", &TrainOptions::val_split),
       setting("--seed", "seed", &TrainOptions::seed),
@@ -133,6 +142,8 @@ TrainOptions resume_options(const TrainOptions& requested, const std::set<std::s
     if (given.count("--epochs") == 0 && config.contains("epochs")) options.epochs = config.at("epochs").get<int64_t>();
     if (given.count("--data") == 0 && config.contains("data_dir")) options.data_dir = config.at("data_dir").get<std::string>();
   } catch (const json::exception& e) {
+    throw std::runtime_error(config_path(requested.out_dir) + ": unreadable run settings: " + e.what());
+  } catch (const std::invalid_argument& e) {  // a name that no name table knows
     throw std::runtime_error(config_path(requested.out_dir) + ": unreadable run settings: " + e.what());
   }
   options.resume = true;

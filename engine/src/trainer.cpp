@@ -24,7 +24,7 @@ constexpr int64_t kMaxEpochs = 1000000;
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& options, model::LeNet5& net, double lr) {
   auto parameters = net->parameters();
-  const OptimizerKind kind = parse_optimizer(options.optimizer);
+  const OptimizerKind kind = options.optimizer;
   if (kind == OptimizerKind::kSgd) {
     return std::make_unique<torch::optim::SGD>(
         parameters, torch::optim::SGDOptions(lr).momentum(options.momentum).nesterov(options.momentum > 0)
@@ -52,9 +52,16 @@ OptimizerKind parse_optimizer(const std::string& name) {
   throw std::invalid_argument("--optimizer: unknown optimiser '" + name + "': expected sgd, adam or adamw");
 }
 
-double recommended_learning_rate(const std::string& optimizer, const std::string& variant) {
-  const bool classic = variant == "classic";
-  if (optimizer == "sgd") return classic ? 0.02 : 0.05;
+std::string optimizer_name(OptimizerKind kind) {
+  for (const auto& [name, known] : optimizer_names()) {
+    if (known == kind) return name;
+  }
+  return "?";
+}
+
+double recommended_learning_rate(OptimizerKind optimizer, model::Variant variant) {
+  const bool classic = variant == model::Variant::kClassic;
+  if (optimizer == OptimizerKind::kSgd) return classic ? 0.02 : 0.05;
   return classic ? 2e-3 : 3e-3;
 }
 
@@ -62,10 +69,6 @@ void validate(const TrainOptions& o) {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw std::invalid_argument(message);
   };
-  data::parse_dataset_kind(o.dataset);
-  model::parse_variant(o.variant);
-  parse_schedule(o.schedule);
-  parse_optimizer(o.optimizer);
   require(o.epochs >= 1, "--epochs: must be at least 1, got " + std::to_string(o.epochs));
   require(o.epochs <= kMaxEpochs, "--epochs: must be at most " + std::to_string(kMaxEpochs) + ", got " + std::to_string(o.epochs));
   require(o.batch_size >= 1, "--batch-size: must be at least 1, got " + std::to_string(o.batch_size));
@@ -175,8 +178,8 @@ Training::Training(const TrainOptions& options, TrainObserver& observer, const t
     : options(options),
       observer(observer),
       device(device),
-      variant(model::parse_variant(options.variant)),
-      schedule(parse_schedule(options.schedule)),
+      variant(options.variant),
+      schedule(options.schedule),
       base_lr(resolved_learning_rate(options)),
       run_dir(std::move(run_dir)),
       checkpoint_path((fs::path(this->run_dir) / run_files::kCheckpoint).string()),
@@ -198,7 +201,7 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   TrainObserver& report = observer != nullptr ? *observer : silent;
   const torch::Device device = resolve_device(options.device);
   // The run folder must be usable before any time is spent training; it stays locked until train() returns.
-  const run_files::RunFolder folder(options.out_dir, options.resume, "runs", options.variant);
+  const run_files::RunFolder folder(options.out_dir, options.resume, "runs", model::variant_name(options.variant));
   RunStart start = options.resume ? resume_run(options, folder.path()) : RunStart{};
   if (options.resume && is_complete(options, start.history)) {
     const TrainResult result = already_complete(folder.path(), start.history);

@@ -244,10 +244,13 @@ std::string fan_in_summary(const std::vector<std::vector<int64_t>>& table) {
   return groups;
 }
 
+// The variant's name as config.json writes it (model::variant_names(), which is torch-linked: not reachable here).
+bool is_classic(const std::string& variant) { return variant == "classic"; }
+
 }  // namespace
 
 DiagramLayer input_layer(const std::string& variant) {
-  const int64_t side = variant == "classic" ? 32 : 28;
+  const int64_t side = is_classic(variant) ? 32 : 28;
   return {"input", "Input", {1, side, side}, 0};
 }
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/data/dataset_files.h"
+
 namespace lenet5::deploy {
 
 class ImageError : public std::runtime_error {
@@ -54,7 +56,7 @@ struct PreprocessOptions {
 };
 
 // MNIST: 20x20 box centred by mass; Fashion-MNIST (products resized to fill the field): 28x28 box, centred.
-PreprocessOptions preprocess_options_for(const std::string& dataset);
+PreprocessOptions preprocess_options_for(data::DatasetKind dataset);
 
 // The background (median of the border pixels) decides the polarity: a light background is inverted so that
 // ink is high. The ink range is then stretched to [0,1], the digit cropped to the pixels above the threshold,

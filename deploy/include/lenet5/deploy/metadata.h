@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/data/dataset_files.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/model/lenet5.h"
 
@@ -33,7 +34,7 @@ using TensorDigests = std::vector<std::pair<std::string, std::string>>;
 
 struct ExportMetadata {
   model::Variant variant = model::Variant::kModern;
-  std::string dataset = "mnist";
+  data::DatasetKind dataset = data::DatasetKind::kMnist;
   std::vector<std::string> class_names;  // empty on export: the dataset's
   int64_t epoch = 0;                     // training epochs completed
   double test_accuracy = -1;             // in [0,1]; negative when unknown

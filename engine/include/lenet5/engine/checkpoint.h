@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "lenet5/data/dataset_files.h"
 #include "lenet5/model/lenet5.h"
 
 namespace lenet5::engine {
@@ -23,7 +24,7 @@ bool is_checkpoint_format(const std::string& tag);  // any version
 
 struct CheckpointInfo {
   model::Variant variant = model::Variant::kModern;
-  std::string dataset = "mnist";
+  data::DatasetKind dataset = data::DatasetKind::kMnist;
   int64_t epoch = 0;           // epochs completed
   double test_accuracy = -1;   // of this checkpoint's weights, when measured
   std::string config_json;     // the run's config.json

@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "lenet5/data/dataset_files.h"
+#include "lenet5/engine/schedule.h"
+#include "lenet5/model/lenet5.h"
 #include "lenet5/run_files/epoch_record.h"
 
 namespace lenet5::engine {
@@ -19,19 +22,20 @@ enum class OptimizerKind { kSgd, kAdam, kAdamW };
 // The one name table of OptimizerKind (command line, config.json).
 const std::vector<std::pair<std::string, OptimizerKind>>& optimizer_names();
 OptimizerKind parse_optimizer(const std::string& name);  // a name in the table; else std::invalid_argument
+std::string optimizer_name(OptimizerKind kind);
 
 // Every setting of a training run; config.json records them all.
 struct TrainOptions {
   std::string data_dir;
-  std::string dataset = "mnist";    // mnist | fashion-mnist
-  std::string variant = "modern";   // modern | classic
+  data::DatasetKind dataset = data::DatasetKind::kMnist;
+  model::Variant variant = model::Variant::kModern;
   int64_t epochs = 3;
   int64_t batch_size = 64;
-  std::string optimizer = "adamw";  // sgd | adam | adamw
+  OptimizerKind optimizer = OptimizerKind::kAdamW;
   double lr = 0;                    // 0: the recommended rate for the optimiser and variant
   double momentum = 0.9;            // sgd only
   double weight_decay = 0;          // decoupled for adamw, L2 for sgd/adam
-  std::string schedule = "onecycle";
+  Schedule schedule = Schedule::kOneCycle;
   bool augment = false;
   double val_split = 0;             // fraction of the training set held out for validation
   std::string device = "auto";
@@ -52,7 +56,7 @@ struct TrainOptions {
 // Throws std::invalid_argument naming the flag when a value is out of range.
 void validate(const TrainOptions& options);
 // The learning rate used when options.lr is 0.
-double recommended_learning_rate(const std::string& optimizer, const std::string& variant);
+double recommended_learning_rate(OptimizerKind optimizer, model::Variant variant);
 
 // The options that continue the run in requested.out_dir: its settings from its config.json, with the values of
 // `given` (the flags named on the command line, e.g. "--epochs") taken from `requested`. A resume keeps the
