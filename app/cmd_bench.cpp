@@ -61,7 +61,8 @@ void setup_bench(CLI::App& app) {
   auto options = std::make_shared<BenchCommandOptions>();
   auto* sub = app.add_subcommand("bench", "Latency and throughput per execution mode and batch size");
   auto* model = sub->add_option("--model", options->model_file, "Exported TorchScript model")->check(CLI::ExistingFile);
-  auto* checkpoint = sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint")->check(CLI::ExistingFile);
+  auto* checkpoint =
+      sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint")->check(CLI::ExistingFile);
   add_variant_option(*sub, options->variant, "Fresh weights of this variant");
   auto* variant = sub->get_option("--variant");
   model->excludes(checkpoint)->excludes(variant);

@@ -4,13 +4,13 @@
 #include <memory>
 
 #include "commands.h"
-#include "progress.h"
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/deploy/export.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/threads.h"
+#include "progress.h"
 
 namespace lenet5::app {
 namespace {
@@ -52,8 +52,8 @@ void run_eval_exported(const EvalOptions& options, const torch::Device& device, 
     return;
   }
   std::cout << options.model << ": " << model::variant_name(metadata.variant) << " LeNet-5 (TorchScript"
-            << (metadata.optimized ? ", optimised" : "") << "), " << data::dataset_kind_name(metadata.dataset) << " " << data::split_name(options.split)
-            << " split, epoch " << metadata.epoch;
+            << (metadata.optimized ? ", optimised" : "") << "), " << data::dataset_kind_name(metadata.dataset) << " "
+            << data::split_name(options.split) << " split, epoch " << metadata.epoch;
   if (metadata.test_accuracy >= 0) {
     std::cout << ", test accuracy at export " << std::fixed << std::setprecision(2) << 100.0 * metadata.test_accuracy
               << "%";
@@ -79,7 +79,8 @@ void run_eval(const EvalOptions& options) {
     std::cout << engine::evaluation_json(result) << "\n";
   } else {
     std::cout << options.checkpoint << ": " << model::variant_name(loaded.info.variant) << " LeNet-5, "
-              << data::dataset_kind_name(loaded.info.dataset) << " " << data::split_name(options.split) << " split, epoch " << loaded.info.epoch << "\n"
+              << data::dataset_kind_name(loaded.info.dataset) << " " << data::split_name(options.split)
+              << " split, epoch " << loaded.info.epoch << "\n"
               << engine::format_evaluation(result, data::class_names(loaded.info.dataset));
   }
 }
@@ -89,7 +90,8 @@ void run_eval(const EvalOptions& options) {
 void setup_eval(CLI::App& app) {
   auto options = std::make_shared<EvalOptions>();
   auto* sub = app.add_subcommand("eval", "Accuracy, loss, per-class accuracy and confusion matrix of a model");
-  auto* checkpoint = sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint (checkpoint.pt, best.pt)");
+  auto* checkpoint =
+      sub->add_option("--checkpoint", options->checkpoint, "Training checkpoint (checkpoint.pt, best.pt)");
   auto* model = sub->add_option("--model", options->model, "Exported TorchScript model");
   checkpoint->excludes(model);
   add_data_option(*sub, options->data_dir);

@@ -12,11 +12,11 @@
 #include "lenet5/deploy/export.h"
 #include "lenet5/deploy/image.h"
 #include "lenet5/deploy/predict.h"
-#include "lenet5/text/printable.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/threads.h"
 #include "lenet5/files/write.h"
+#include "lenet5/text/printable.h"
 
 namespace lenet5::app {
 namespace {
@@ -45,8 +45,8 @@ std::string format_prediction(const std::string& file, const deploy::Prediction&
     return prediction.probabilities[static_cast<size_t>(a)] > prediction.probabilities[static_cast<size_t>(b)];
   });
   std::ostringstream out;
-  out << std::fixed << std::setprecision(2) << text::printable(file) << ": " << describe_class(prediction.label, names) << " ("
-      << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
+  out << std::fixed << std::setprecision(2) << text::printable(file) << ": " << describe_class(prediction.label, names)
+      << " (" << 100.0 * prediction.probabilities[static_cast<size_t>(prediction.label)] << "%)";
   if (top_k > 1) {
     out << "; top " << top_k << ":";
     for (int64_t i = 0; i < top_k && i < static_cast<int64_t>(order.size()); ++i) {

@@ -12,8 +12,8 @@
 #include "commands.h"
 #include "lenet5/data/dataset_files.h"
 #include "lenet5/data/idx.h"
-#include "lenet5/run_files/file_names.h"
 #include "lenet5/report/report.h"
+#include "lenet5/run_files/file_names.h"
 #include "report_observer.h"
 
 namespace lenet5::app {
@@ -36,13 +36,17 @@ std::string test_images_file(const std::string& dir) {
 void check_test_data_matches_run(const std::string& run_dir, const std::string& data_dir) {
   std::ifstream in(fs::path(run_dir) / run_files::kEvaluation);
   const auto evaluation = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!evaluation.is_object() || !evaluation.contains("n") || !evaluation.contains("confusion")) return;  // nothing to caption
+  if (!evaluation.is_object() || !evaluation.contains("n") || !evaluation.contains("confusion"))
+    return;  // nothing to caption
   std::ifstream config_in(fs::path(run_dir) / run_files::kConfig);
   const auto config = nlohmann::json::parse(config_in, nullptr, false);
   const std::string dataset = config.is_object() ? config.value("dataset", std::string("?")) : "?";
-  const std::string mismatch = "--data: the test labels in " + data_dir + " are not those this run was evaluated on (its dataset: " +
-                               dataset + ", per config.json); pass the run's dataset folder";
-  const auto labels = data::read_idx_file(data::find_split_file(data_dir, data::Split::kTest, /*labels=*/true), data::IdxKind::kLabels).values;
+  const std::string mismatch = "--data: the test labels in " + data_dir +
+                               " are not those this run was evaluated on (its dataset: " + dataset +
+                               ", per config.json); pass the run's dataset folder";
+  const auto labels =
+      data::read_idx_file(data::find_split_file(data_dir, data::Split::kTest, /*labels=*/true), data::IdxKind::kLabels)
+          .values;
   try {
     const auto n = evaluation.at("n").get<size_t>();
     if (labels.size() < n) throw std::invalid_argument(mismatch);
@@ -56,7 +60,8 @@ void check_test_data_matches_run(const std::string& run_dir, const std::string& 
     }
     for (const auto& mistake : evaluation.value("worst_mistakes", nlohmann::json::array())) {
       const auto index = mistake.at("index").get<size_t>();
-      if (index >= labels.size() || labels[index] != mistake.at("label").get<int64_t>()) throw std::invalid_argument(mismatch);
+      if (index >= labels.size() || labels[index] != mistake.at("label").get<int64_t>())
+        throw std::invalid_argument(mismatch);
     }
   } catch (const nlohmann::json::exception&) {
     return;  // a malformed evaluation.json is the report's to name
@@ -64,7 +69,8 @@ void check_test_data_matches_run(const std::string& run_dir, const std::string& 
 }
 
 void run_report(const ReportOptions& options) {
-  if (!fs::is_directory(options.run_dir)) throw std::invalid_argument("RUN_DIR: " + options.run_dir + " is not a folder");
+  if (!fs::is_directory(options.run_dir))
+    throw std::invalid_argument("RUN_DIR: " + options.run_dir + " is not a folder");
   if (!report::looks_like_run(options.run_dir)) {
     throw std::invalid_argument("RUN_DIR: " + options.run_dir +
                                 " holds no training run (no config.json, metrics.jsonl or evaluation.json)");
@@ -85,7 +91,8 @@ void run_report(const ReportOptions& options) {
 
 void setup_report(CLI::App& app) {
   auto options = std::make_shared<ReportOptions>();
-  auto* sub = app.add_subcommand("report", "Write RUN_DIR/report.html: curves, confusion matrix, mistakes, architecture");
+  auto* sub =
+      app.add_subcommand("report", "Write RUN_DIR/report.html: curves, confusion matrix, mistakes, architecture");
   sub->add_option("run_dir", options->run_dir, "Run folder written by lenet5 train")->required();
   sub->add_option("--data", options->data_dir, "Dataset folder with the test images (default: config.json's data_dir)")
       ->check(CLI::ExistingDirectory);

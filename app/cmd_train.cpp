@@ -5,13 +5,13 @@
 #include <string>
 
 #include "commands.h"
-#include "progress.h"
 #include "latest_link.h"
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/engine/stop_signals.h"
 #include "lenet5/engine/threads.h"
 #include "lenet5/engine/trainer.h"
+#include "progress.h"
 #include "report_observer.h"
 
 namespace lenet5::app {

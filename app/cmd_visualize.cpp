@@ -58,7 +58,8 @@ void convert_to_png(const std::string& converter, const std::string& svg, const 
 
 void run_visualize(const VisualizeOptions& options) {
   const fs::path out(options.out);
-  if (out.extension() != ".svg") throw std::invalid_argument("--out: expected a file name ending in .svg, got " + options.out);
+  if (out.extension() != ".svg")
+    throw std::invalid_argument("--out: expected a file name ending in .svg, got " + options.out);
   std::string converter;
   if (options.png) {
     converter = find_program("rsvg-convert");
@@ -93,7 +94,8 @@ void setup_visualize(CLI::App& app) {
   auto options = std::make_shared<VisualizeOptions>();
   auto* sub = app.add_subcommand("visualize", "Draw the architecture as SVG (classic: also the C3 connection table)");
   add_variant_option(*sub, options->variant);
-  sub->add_option("--out", options->out, "SVG file to write (classic also writes <name>-c3.svg next to it)")->required();
+  sub->add_option("--out", options->out, "SVG file to write (classic also writes <name>-c3.svg next to it)")
+      ->required();
   sub->add_flag("--png", options->png, "Also write PNG copies (needs rsvg-convert, Debian package librsvg2-bin)");
   sub->callback([options] { run_visualize(*options); });
 }

@@ -34,9 +34,9 @@ constexpr int64_t kMaxTrainBatchSize = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMaxThreads = engine::kMaxThreads;
 constexpr int64_t kMaxEpochs = 1000000;
 constexpr int64_t kMaxIterations = 100000000;
-constexpr int64_t kMaxImages = 1000000000;  // --limit-train, --limit-test
+constexpr int64_t kMaxImages = 1000000000;      // --limit-train, --limit-test
 constexpr int64_t kMaxSeed = 9007199254740992;  // 2^53: every seed up to it is exact as a double too
-constexpr double kMaxSeconds = 3600;  // per bench measurement
+constexpr double kMaxSeconds = 3600;            // per bench measurement
 
 // The one check of a numeric flag: a finite number (a whole one when `whole`) in [min, max] (above min,
 // not equal, when `above_min`). The message names the value and the bounds as typed numbers; CLI11 adds
@@ -98,7 +98,9 @@ CLI::Option* add_enum_option(CLI::App& sub, const std::string& flag, Value& valu
   } else {  // a function: glog's operator<< for vectors would break CLI11's default capture of enums
     std::string defaults;
     for (const Enum& each : value) defaults += (defaults.empty() ? "" : ",") + name_in(table, each);
-    return sub.add_option_function<Value>(flag, [&value](const Value& given) { value = given; }, description)
+    return sub
+        .add_option_function<Value>(
+            flag, [&value](const Value& given) { value = given; }, description)
         ->transform(enum_from(table))
         ->type_name(choices)
         ->default_str(defaults);

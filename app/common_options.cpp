@@ -37,7 +37,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   for (size_t i = 1; i <= a.size(); ++i) {
     for (size_t j = 1; j <= b.size(); ++j) {
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.size()][b.size()];
@@ -67,8 +68,7 @@ std::string check_device(const std::string& value) {
            readable(static_cast<long double>(max_index));
   }
   if (index.size() > 6 || std::stoll(index) > max_index) {
-    return "GPU number " + shortened(index) + " is out of range; expected cuda:0 to cuda:" +
-           std::to_string(max_index);
+    return "GPU number " + shortened(index) + " is out of range; expected cuda:0 to cuda:" + std::to_string(max_index);
   }
   return "";
 }
@@ -88,8 +88,8 @@ bool is_exported_model(const std::string& path) {
 
 // Parsed as long double: every int64 bound and value is exact in its 64-bit mantissa (x86-64).
 CLI::Validator number_in(long double min, long double max, bool whole, bool above_min) {
-  const std::string bounds = (above_min ? "above " + readable(min) + " and at most " : "from " + readable(min) + " to ") +
-                             readable(max);
+  const std::string bounds =
+      (above_min ? "above " + readable(min) + " and at most " : "from " + readable(min) + " to ") + readable(max);
   const std::string expected = std::string(whole ? "a whole number " : "a number ") + bounds;
   return CLI::Validator(
       [=](std::string& text) -> std::string {
@@ -166,8 +166,10 @@ engine::LoadedCheckpoint load_checkpoint_flag(const std::string& path, const std
     return engine::load_checkpoint(path);
   } catch (const engine::CheckpointError&) {
     if (!is_exported_model(path)) throw;
-    throw engine::CheckpointError(path + ": is an exported TorchScript model (lenet5 export), not a training "
-                                         "checkpoint; " + instead);
+    throw engine::CheckpointError(path +
+                                  ": is an exported TorchScript model (lenet5 export), not a training "
+                                  "checkpoint; " +
+                                  instead);
   }
 }
 

@@ -34,7 +34,8 @@ std::string fit(const std::string& prefix, double fraction, const std::string& s
   std::string line = prefix;
   if (bar >= kSmallestBar) {
     const int filled = std::clamp(static_cast<int>(bar * fraction), 0, bar);
-    line += " [" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(bar - filled), '.') + "]";
+    line += " [" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(bar - filled), '.') +
+            "]";
   }
   line += " " + suffix;
   if (static_cast<int>(line.size()) > room) line.resize(static_cast<size_t>(room));
@@ -55,11 +56,13 @@ int terminal_columns(std::FILE* out) {
 
 std::string progress_line(const engine::BatchProgress& p, int columns) {
   char prefix[64], suffix[160];
-  std::snprintf(prefix, sizeof prefix, "epoch %lld/%lld", static_cast<long long>(p.epoch), static_cast<long long>(p.epochs));
-  std::snprintf(suffix, sizeof suffix, "%lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s", static_cast<long long>(p.batch),
-                static_cast<long long>(p.batches), p.loss, 100 * p.accuracy, p.images_per_second,
-                duration_text(p.eta_seconds).c_str());
-  return fit(prefix, static_cast<double>(p.batch) / static_cast<double>(std::max<int64_t>(1, p.batches)), suffix, columns);
+  std::snprintf(prefix, sizeof prefix, "epoch %lld/%lld", static_cast<long long>(p.epoch),
+                static_cast<long long>(p.epochs));
+  std::snprintf(suffix, sizeof suffix, "%lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s",
+                static_cast<long long>(p.batch), static_cast<long long>(p.batches), p.loss, 100 * p.accuracy,
+                p.images_per_second, duration_text(p.eta_seconds).c_str());
+  return fit(prefix, static_cast<double>(p.batch) / static_cast<double>(std::max<int64_t>(1, p.batches)), suffix,
+             columns);
 }
 
 std::string evaluation_line(int64_t done, int64_t total, int columns) {
@@ -111,8 +114,9 @@ void ConsoleProgress::end_line() {
 
 void ConsoleProgress::on_epoch_end(const engine::EpochMetrics& m) {
   end_line();
-  std::fprintf(out_, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%%", static_cast<long long>(m.epoch),
-               m.train_loss, 100 * m.train_accuracy, m.test_loss, 100 * m.test_accuracy);
+  std::fprintf(out_, "epoch %lld: train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%%",
+               static_cast<long long>(m.epoch), m.train_loss, 100 * m.train_accuracy, m.test_loss,
+               100 * m.test_accuracy);
   if (m.val_accuracy) std::fprintf(out_, " | val acc %.2f%%", 100 * *m.val_accuracy);
   std::fprintf(out_, " | lr %.2g | %.1f s, %.0f img/s\n", m.lr, m.seconds, m.images_per_second);
   std::fflush(out_);

@@ -11,7 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tiny.max_payload_bytes = 256;
   for (const IdxKind kind : {IdxKind::kImages, IdxKind::kLabels}) {
     for (const lenet5::data::IdxLimits& limits : {lenet5::data::IdxLimits{}, tiny}) {
-      lenet5::fuzz::check_parse(kind, "input", [&] { return lenet5::data::parse_idx(data, size, kind, "input", limits); });
+      lenet5::fuzz::check_parse(kind, "input",
+                                [&] { return lenet5::data::parse_idx(data, size, kind, "input", limits); });
     }
   }
   return 0;

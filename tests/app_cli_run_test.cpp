@@ -148,11 +148,17 @@ TEST(AppCliErrors, UsageErrorsNameTheWordOrFlagFirst) {
       {{"bench", "--warmup", "1e12"}, 2, "--warmup: 1e12 is not a whole number", {}},
       {{"bench", "--modes", "eagre"}, 2, "--modes: unknown value 'eagre'", {"did you mean 'eager'?"}},
       {{"bench", "--modes", "eager,trian"}, 2, "--modes: unknown value 'trian'", {"did you mean 'train'?"}},
-      {{"train", "--data", d, "--dataset", "fashion"}, 2, "--dataset: unknown value 'fashion'",
+      {{"train", "--data", d, "--dataset", "fashion"},
+       2,
+       "--dataset: unknown value 'fashion'",
        {"expected mnist or fashion-mnist"}},
-      {{"train", "--data", d, "--schedule", "cosin"}, 2, "--schedule: unknown value 'cosin'",
+      {{"train", "--data", d, "--schedule", "cosin"},
+       2,
+       "--schedule: unknown value 'cosin'",
        {"none, step, cosine, onecycle or paper", "did you mean 'cosine'?"}},
-      {{"eval", "--model", "m.pt", "--data", d, "--split", "val"}, 2, "--split: unknown value 'val'",
+      {{"eval", "--model", "m.pt", "--data", d, "--split", "val"},
+       2,
+       "--split: unknown value 'val'",
        {"expected test or train"}},
       // An enum's numbers are not names (CLI11's CheckedTransformer alone would take them).
       {{"summary", "--variant", "1"}, 2, "--variant: unknown value '1'; expected modern or classic", {}},
@@ -244,8 +250,8 @@ TEST(AppCliEnums, EveryNameParsesIntoItsValue) {
     EXPECT_EQ(outcome.code, 0) << outcome.err;
     EXPECT_THAT(outcome.out, StartsWith("LeNet-5 (" + name + ")"));
   }
-  const auto bench = run_cli({"bench", "--modes", "torchscript,eager", "--batch-sizes", "1", "--iters", "1",
-                              "--warmup", "0", "--threads", "1", "--json"});
+  const auto bench = run_cli({"bench", "--modes", "torchscript,eager", "--batch-sizes", "1", "--iters", "1", "--warmup",
+                              "0", "--threads", "1", "--json"});
   ASSERT_EQ(bench.code, 0) << bench.err;
   EXPECT_LT(bench.out.find("\"mode\":\"torchscript\""), bench.out.find("\"mode\":\"eager\"")) << bench.out;
   EXPECT_EQ(bench.out.find("\"mode\":\"optimized\""), std::string::npos) << bench.out;

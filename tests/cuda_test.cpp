@@ -15,8 +15,8 @@ namespace {
 using lenet5::model::LeNet5;
 using lenet5::model::Variant;
 
-#define LENET5_REQUIRE_CUDA()                                                          \
-  if (!torch::cuda::is_available()) {                                                  \
+#define LENET5_REQUIRE_CUDA()                                                            \
+  if (!torch::cuda::is_available()) {                                                    \
     GTEST_SKIP() << "no CUDA device (CPU-only LibTorch or no GPU): CUDA paths untested"; \
   }
 
@@ -37,7 +37,8 @@ TEST(Cuda, ForwardMatchesCpuForBothVariants) {
     net->to(kCuda);
     const auto cuda_scores = net->forward(images.to(kCuda)).cpu();
     EXPECT_TRUE(torch::allclose(cuda_scores, cpu_scores, 1e-3, kScoreTolerance))
-        << lenet5::model::variant_name(variant) << ": max diff " << (cuda_scores - cpu_scores).abs().max().item<double>();
+        << lenet5::model::variant_name(variant) << ": max diff "
+        << (cuda_scores - cpu_scores).abs().max().item<double>();
   }
 }
 

@@ -11,7 +11,6 @@ namespace {
 using lenet5::data::MnistDataset;
 using lenet5::data::Split;
 
-
 TEST(MnistDataset, LoadsRealTrainingSet) {
   LENET5_REQUIRE_MNIST();
   const std::string dir = lenet5::testing::mnist_dir();
@@ -33,8 +32,8 @@ TEST(MnistDataset, LoadsRealTestSet) {
   ASSERT_FALSE(dir.empty());
   MnistDataset test(dir, Split::kTest);
   EXPECT_EQ(test.length(), 10000);
-  EXPECT_TRUE(torch::equal(test.targets().slice(0, 0, 10),
-                           torch::tensor({7, 2, 1, 0, 4, 1, 4, 9, 5, 9}, torch::kInt64)));
+  EXPECT_TRUE(
+      torch::equal(test.targets().slice(0, 0, 10), torch::tensor({7, 2, 1, 0, 4, 1, 4, 9, 5, 9}, torch::kInt64)));
 }
 
 TEST(MnistDataset, LoadsGzippedFashionMnist) {
@@ -89,7 +88,8 @@ TEST(MnistDataset, MissingFolderNamesTheFile) {
 TEST(MnistDataset, RejectsImagesThatAreNot28x28) {
   lenet5::testing::TempDir dir;
   using lenet5::testing::idx_bytes;
-  lenet5::testing::write_file(dir.file("t10k-images-idx3-ubyte"), idx_bytes(0x803, {2, 32, 32}, std::vector<std::uint8_t>(2048)));
+  lenet5::testing::write_file(dir.file("t10k-images-idx3-ubyte"),
+                              idx_bytes(0x803, {2, 32, 32}, std::vector<std::uint8_t>(2048)));
   lenet5::testing::write_file(dir.file("t10k-labels-idx1-ubyte"), idx_bytes(0x801, {2}, {1, 2}));
   try {
     MnistDataset dataset(dir.path(), Split::kTest);

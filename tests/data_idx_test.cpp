@@ -73,9 +73,7 @@ TEST(IdxReader, ReadsRawAndGzipFilesAlike) {
   EXPECT_EQ(gz.dims, raw.dims);
 }
 
-TEST(IdxReader, RejectsEmptyInput) {
-  EXPECT_THAT(parse_error({}), HasSubstr("f.idx: file is empty"));
-}
+TEST(IdxReader, RejectsEmptyInput) { EXPECT_THAT(parse_error({}), HasSubstr("f.idx: file is empty")); }
 
 TEST(IdxReader, RejectsTruncatedMagic) {
   EXPECT_THAT(parse_error({0, 0, 8}), HasSubstr("truncated header: expected 4 magic bytes, found 3"));
@@ -145,8 +143,7 @@ TEST(IdxReader, RejectsCorruptGzipStream) {
   EXPECT_THAT(error_of([&] { read_idx_file(dir.file("cut.gz"), IdxKind::kImages); }), HasSubstr("cut.gz: "));
   for (std::size_t i = 20; i < bytes.size(); i += 7) bytes[i] ^= 0x5a;  // garble the rest
   write_file(dir.file("garbled.gz"), bytes);
-  EXPECT_THAT(error_of([&] { read_idx_file(dir.file("garbled.gz"), IdxKind::kImages); }),
-              HasSubstr("garbled.gz: "));
+  EXPECT_THAT(error_of([&] { read_idx_file(dir.file("garbled.gz"), IdxKind::kImages); }), HasSubstr("garbled.gz: "));
 }
 
 TEST(IdxReader, RejectsMissingFileAndDirectory) {

@@ -108,8 +108,9 @@ TEST_F(DeployCli, ExportedModelEvaluatesLikeTheCheckpoint) {
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
   const auto result = run_lenet5("eval --model " + model + " --data " + data_, dir_);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_THAT(result.out, HasSubstr(model + ": modern LeNet-5 (TorchScript), mnist test split, epoch 1, test accuracy at "
-                                            "export 50.00%"));
+  EXPECT_THAT(result.out,
+              HasSubstr(model + ": modern LeNet-5 (TorchScript), mnist test split, epoch 1, test accuracy at "
+                                "export 50.00%"));
   EXPECT_EQ(accuracy_line(result.out), accuracy_line(reference.out));
   EXPECT_THAT(result.out, HasSubstr("confusion matrix"));
   std::cout << "checkpoint: " << accuracy_line(reference.out) << "\nexported:   " << accuracy_line(result.out) << "\n";
@@ -131,8 +132,8 @@ TEST_F(DeployCli, PredictClassifiesPicturesAndReportsUnreadableOnes) {
     files += " " + pictures.back() + (i == 1 ? " " + broken : "");
   }
 
-  const auto text = run_lenet5("predict --model " + model + " --top-k 5 --save-preprocessed " + dir_.file("seen") +
-                               files, dir_);
+  const auto text =
+      run_lenet5("predict --model " + model + " --top-k 5 --save-preprocessed " + dir_.file("seen") + files, dir_);
   EXPECT_EQ(text.exit_code, 1) << "one image could not be read";
   EXPECT_THAT(text.err, HasSubstr(broken + ": cannot decode image"));
   EXPECT_THAT(text.err, HasSubstr("1 of 21 images could not be read"));
@@ -229,9 +230,9 @@ TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
   EXPECT_THAT(prediction.out, HasSubstr("evil\\x1B[2J.pgm: "));
 
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"predict --model " + model + " " + truncated,
-       truncated + ": truncated PGM/PPM: " + std::to_string(pgm.size() - 600) + " bytes, header promises " +
-           std::to_string(pgm.size())},
+      {"predict --model " + model + " " + truncated, truncated +
+                                                         ": truncated PGM/PPM: " + std::to_string(pgm.size() - 600) +
+                                                         " bytes, header promises " + std::to_string(pgm.size())},
       {"predict --model " + model + " '" + dir_.file("evil\x1b[2J.png") + "'", "evil\\x1B[2J.png: image not found"},
       {"predict --model " + flipped + " " + truncated, flipped + ": corrupt model: tensor 'F6_weight' differs"},
       {"eval --checkpoint " + nan_checkpoint + " --data " + data_,
@@ -247,4 +248,3 @@ TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
 }
 
 }  // namespace
-

@@ -1,11 +1,11 @@
 // TorchScript export: the exported module computes the eager model's scores on all of MNIST's test set,
 // metadata survives the round trip, and damaged or foreign files give one clear line naming the file.
+#include <caffe2/serialize/inline_container.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-#include <caffe2/serialize/inline_container.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,11 +21,11 @@
 
 namespace {
 
+using lenet5::deploy::DeployError;
+using lenet5::model::Variant;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-using lenet5::deploy::DeployError;
-using lenet5::model::Variant;
 namespace fs = std::filesystem;
 
 torch::Tensor scores_in_batches(const std::function<torch::Tensor(const torch::Tensor&)>& score,
@@ -50,8 +50,8 @@ std::string error_of(const std::function<void()>& action) {
 }
 
 // Both exports (plain and optimised) against the eager model on all 10,000 test images: scores within 1e-5
-// (relative to the largest score) and identical predictions, hence identical accuracy. (engine::evaluate with an exported model is covered by
-// the CLI test's `eval --model`.)
+// (relative to the largest score) and identical predictions, hence identical accuracy. (engine::evaluate with an
+// exported model is covered by the CLI test's `eval --model`.)
 void expect_export_matches_eager(Variant variant) {
   LENET5_REQUIRE_MNIST();
   // The classic network learns more slowly and scores more slowly; a shorter run suffices to move its weights.
@@ -84,7 +84,10 @@ void expect_export_matches_eager(Variant variant) {
     EXPECT_EQ(report.optimization_note.find('\n'), std::string::npos) << report.optimization_note;
     if (optimize) {
       EXPECT_EQ(report.optimization_note.rfind("optimize_for_inference's module not kept (it does not save and load "
-                                               "again: ", 0), 0u) << report.optimization_note;
+                                               "again: ",
+                                               0),
+                0u)
+          << report.optimization_note;
     }
     const auto scores = scores_in_batches([&](const torch::Tensor& x) { return exported.forward(x); }, test.images());
     ASSERT_EQ(scores.sizes(), eager_scores.sizes());
@@ -134,9 +137,8 @@ TEST(DeployExport, MetadataRoundTrips) {
   EXPECT_EQ(loaded.source, "runs/x/best.pt");
   EXPECT_FALSE(loaded.optimized);
   EXPECT_EQ(loaded.input, lenet5::deploy::kInputContract);
-  EXPECT_EQ(loaded.torch_version,
-            std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-                std::to_string(TORCH_VERSION_PATCH));
+  EXPECT_EQ(loaded.torch_version, std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+                                      "." + std::to_string(TORCH_VERSION_PATCH));
   EXPECT_FALSE(loaded.lenet5_version.empty());
   for (const auto& entry : fs::directory_iterator(dir.file("sub/folder"))) {
     EXPECT_EQ(entry.path().filename(), "model.pt") << "left behind";
@@ -164,10 +166,11 @@ TEST(DeployExport, DamagedAndForeignFilesGiveOneClearLine) {
   ASSERT_GT(bytes.size(), 1000u);
 
   const std::string truncated = dir.file("truncated.pt");
-  lenet5::testing::write_file(truncated, {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)});
+  lenet5::testing::write_file(truncated,
+                              {bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)});
   const std::string corrupt = dir.file("corrupt.pt");
   auto damaged = bytes;
-  for (size_t i = 0; i < 64; ++i) damaged[i] ^= 0x5a;  // the zip's first local header
+  for (size_t i = 0; i < 64; ++i) damaged[i] ^= 0x5a;                                 // the zip's first local header
   for (size_t i = damaged.size() - 200; i < damaged.size(); ++i) damaged[i] ^= 0x5a;  // its central directory
   lenet5::testing::write_file(corrupt, damaged);
   // A flipped exponent bit in the output layer's bias: the zip stays valid (torch archives are read without
@@ -418,4 +421,3 @@ TEST(DeployExport, NeverWritesOverItsCheckpointOrANonRegularFile) {
 }
 
 }  // namespace
-

@@ -13,8 +13,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -26,10 +26,10 @@
 
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::StartsWith;
 using lenet5::deploy::GrayImage;
 using lenet5::deploy::ImageError;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 // The i-th 28x28 digit of an IDX image set, ink high.
 GrayImage mnist_digit(const lenet5::data::IdxArray& images, size_t i) {
@@ -124,8 +124,8 @@ TEST(DeployImage, MnistDigitsDrawnOnPaperComeBackAsMnistDigits) {
   for (size_t i = 0; i < 20; ++i) {
     const GrayImage original = mnist_digit(images, i);
     const int scale = 2 + static_cast<int>(i % 3);
-    const auto picture = picture_of(original, scale, 160, 150, 3 + 7 * static_cast<int>(i % 6),
-                                    2 + 5 * static_cast<int>(i % 7));
+    const auto picture =
+        picture_of(original, scale, 160, 150, 3 + 7 * static_cast<int>(i % 6), 2 + 5 * static_cast<int>(i % 7));
     const std::string path = dir.file("digit" + std::to_string(i) + (i % 2 == 0 ? ".png" : ".pgm"));
     lenet5::deploy::write_image(path, picture);
     const auto image = lenet5::deploy::load_digit(path);
@@ -158,7 +158,8 @@ TEST(DeployImage, ColourTransparencyJpegAndBmpAllGiveTheSameDigit) {
                                   static_cast<uint8_t>(170 + 60 * v), 255};
   });
   std::vector<uint8_t> gray(90 * 90);
-  for (int i = 0; i < 90 * 90; ++i) gray[static_cast<size_t>(i)] = static_cast<uint8_t>(255 - 255 * shape.pixels[static_cast<size_t>(i)]);
+  for (int i = 0; i < 90 * 90; ++i)
+    gray[static_cast<size_t>(i)] = static_cast<uint8_t>(255 - 255 * shape.pixels[static_cast<size_t>(i)]);
   ASSERT_NE(stbi_write_jpg(dir.file("scan.jpg").c_str(), 90, 90, 1, gray.data(), 90), 0);
   ASSERT_NE(stbi_write_bmp(dir.file("scan.bmp").c_str(), 90, 90, 1, gray.data()), 0);
   // Light ink on a dark background is already the right polarity.
@@ -190,7 +191,8 @@ TEST(DeployImage, LongestSideBecomes20PixelsKeepingTheAspectRatio) {
   EXPECT_NEAR(cy, 14.0, 0.6);
 
   // Fashion-MNIST fills the whole field.
-  const auto fashion = lenet5::deploy::preprocess(tall, lenet5::deploy::preprocess_options_for(lenet5::data::DatasetKind::kFashionMnist));
+  const auto fashion = lenet5::deploy::preprocess(
+      tall, lenet5::deploy::preprocess_options_for(lenet5::data::DatasetKind::kFashionMnist));
   EXPECT_GT(fashion.at(14, 0), 0.5f);
   EXPECT_GT(fashion.at(14, 27), 0.5f);
 }
@@ -264,10 +266,11 @@ Bytes pnm(char kind, int side, bool sixteen_bits) {
 
 // A GIF of 7-bit grey pixels: LZW with 8-bit codes, a clear code before the table would need 9 bits.
 Bytes gif(int side) {
-  Bytes bytes{'G', 'I', 'F', '8', '9', 'a', static_cast<std::uint8_t>(side), 0, static_cast<std::uint8_t>(side), 0,
-              0x86, 0, 0};
+  Bytes bytes{'G', 'I',  'F', '8', '9', 'a', static_cast<std::uint8_t>(side), 0, static_cast<std::uint8_t>(side),
+              0,   0x86, 0,   0};
   for (int i = 0; i < 128; ++i) bytes.insert(bytes.end(), 3, static_cast<std::uint8_t>(2 * i));
-  bytes.insert(bytes.end(), {0x2C, 0, 0, 0, 0, static_cast<std::uint8_t>(side), 0, static_cast<std::uint8_t>(side), 0, 0, 7});
+  bytes.insert(bytes.end(),
+               {0x2C, 0, 0, 0, 0, static_cast<std::uint8_t>(side), 0, static_cast<std::uint8_t>(side), 0, 0, 7});
   Bytes codes;
   int since_clear = 0;
   for (std::uint8_t v : ring_pixels(side, 1)) {
@@ -278,7 +281,8 @@ Bytes gif(int side) {
   for (size_t i = 0; i < codes.size(); i += 255) {
     const size_t n = std::min<size_t>(255, codes.size() - i);
     bytes.push_back(static_cast<std::uint8_t>(n));
-    bytes.insert(bytes.end(), codes.begin() + static_cast<std::ptrdiff_t>(i), codes.begin() + static_cast<std::ptrdiff_t>(i + n));
+    bytes.insert(bytes.end(), codes.begin() + static_cast<std::ptrdiff_t>(i),
+                 codes.begin() + static_cast<std::ptrdiff_t>(i + n));
   }
   bytes.push_back(0);
   bytes.push_back(0x3B);
@@ -385,7 +389,8 @@ TEST(DeployImage, DecoderErrorsNameTheDetectedFormat) {
   // Garbage in the first Huffman table segment (after its marker and length).
   for (size_t i = 2; i + 1 < jpeg.size(); ++i) {
     if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC4) {
-      std::fill(jpeg.begin() + static_cast<std::ptrdiff_t>(i + 4), jpeg.begin() + static_cast<std::ptrdiff_t>(i + 8), 0xEE);
+      std::fill(jpeg.begin() + static_cast<std::ptrdiff_t>(i + 4), jpeg.begin() + static_cast<std::ptrdiff_t>(i + 8),
+                0xEE);
       break;
     }
   }
@@ -431,11 +436,14 @@ TEST(DeployImage, PrintableEscapesTerminalControlsOnly) {
   EXPECT_EQ(printable("a\x1b[2Jb"), "a\\x1B[2Jb");
   EXPECT_EQ(printable("line\nbreak\ttab\r"), "line\\x0Abreak\\x09tab\\x0D");
   EXPECT_EQ(printable("del\x7f"), "del\\x7F");
-  EXPECT_EQ(printable("csi\xc2\x9b" "31m"), "csi\\u009B31m");
+  EXPECT_EQ(printable("csi\xc2\x9b"
+                      "31m"),
+            "csi\\u009B31m");
   EXPECT_EQ(printable("latin-1 \xe9t\xe9"), "latin-1 \\xE9t\\xE9");
   EXPECT_EQ(printable("surrogate \xed\xa0\x80"), "surrogate \\xED\\xA0\\x80");
   EXPECT_EQ(printable("overlong \xc0\xaf"), "overlong \\xC0\\xAF");
-  EXPECT_EQ(printable("\xc3\xa9t\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 back\\slash"), "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 back\\slash");
+  EXPECT_EQ(printable("\xc3\xa9t\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 back\\slash"),
+            "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80 back\\slash");
   EXPECT_EQ(printable(std::string("nul\0byte", 8)), "nul\\x00byte");
   for (const std::string text : {"a\x1b[2Jb", "csi\xc2\x9b", "\xff\xfe", "x\\x1B"}) {
     EXPECT_EQ(printable(printable(text)), printable(text)) << "escaping twice changes nothing more";
@@ -472,4 +480,3 @@ TEST(DeployImage, NonRegularFilesAreRefusedWithoutBlocking) {
 }
 
 }  // namespace
-

@@ -18,9 +18,7 @@ using lenet5::model::Variant;
 
 using lenet5::testing::CommandResult;
 
-CommandResult run(const std::string& command) {
-  return lenet5::testing::run_shell(command + " 2>&1");
-}
+CommandResult run(const std::string& command) { return lenet5::testing::run_shell(command + " 2>&1"); }
 
 void write_scores(const std::string& path, const torch::Tensor& scores) {
   const auto contiguous = scores.to(torch::kFloat32).contiguous();

@@ -17,13 +17,15 @@ TEST(DeploySession, ServesTheModulesScoresAtEveryBatchSize) {
     lenet5::model::LeNet5 net(variant);
     auto module = lenet5::deploy::to_torchscript(net);
     InferenceSession session(module, torch::kCPU);
-    for (int64_t batch : {int64_t{1}, InferenceSession::kSmallBatchMax, InferenceSession::kSmallBatchMax + 1, int64_t{64}}) {
+    for (int64_t batch :
+         {int64_t{1}, InferenceSession::kSmallBatchMax, InferenceSession::kSmallBatchMax + 1, int64_t{64}}) {
       const auto images = torch::rand({batch, 1, 28, 28});
       c10::InferenceMode inference;
       const auto expected = module.forward({images}).toTensor();
       const auto actual = session.forward(images);
       ASSERT_EQ(actual.sizes(), expected.sizes()) << "batch " << batch;
-      EXPECT_LE((actual - expected).abs().max().item<double>(), 1e-4 * std::max(1.0, expected.abs().max().item<double>()))
+      EXPECT_LE((actual - expected).abs().max().item<double>(),
+                1e-4 * std::max(1.0, expected.abs().max().item<double>()))
           << "batch " << batch << " via " << session.engine_for(batch);
     }
   }
@@ -52,8 +54,9 @@ TEST(DeploySession, SaysWhyACompiledFormIsNotUsed) {
   EXPECT_EQ(session.engine_for(1), "torchscript");
   EXPECT_EQ(session.engine_for(1024), "torchscript");
   ASSERT_EQ(session.notes().size(), 2u);
-  EXPECT_EQ(session.notes()[0], "onednn (optimize_for_inference) not used: its scores differ from the module's on the "
-                                "check batch");
+  EXPECT_EQ(session.notes()[0],
+            "onednn (optimize_for_inference) not used: its scores differ from the module's on the "
+            "check batch");
   EXPECT_EQ(session.notes()[1].rfind("xnnpack (optimize_for_mobile) not used: ", 0), 0u) << session.notes()[1];
   for (const auto& note : session.notes()) EXPECT_EQ(note.find('\n'), std::string::npos) << note;
 }

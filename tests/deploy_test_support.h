@@ -19,7 +19,8 @@ inline model::LeNet5 quick_trained_model(model::Variant variant, int64_t steps =
   torch::manual_seed(7);
   model::LeNet5 net(variant);
   const data::MnistDataset train(mnist_dir(), data::Split::kTrain);
-  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(variant == model::Variant::kClassic ? 5e-3 : 3e-3));
+  torch::optim::Adam optimizer(net->parameters(),
+                               torch::optim::AdamOptions(variant == model::Variant::kClassic ? 5e-3 : 3e-3));
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * 64 % (train.length() - 64);
     auto x = train.images().slice(0, begin, begin + 64);

@@ -39,9 +39,10 @@ using ::testing::HasSubstr;
 constexpr int kEpochs = 4;
 
 std::vector<std::string> train_arguments(const std::string& out, bool resume) {
-  std::vector<std::string> arguments = {LENET5_BINARY, "train", "--data", lenet5::testing::mnist_dir(),
-                                        "--limit-train", "6400", "--limit-test", "1000",
-                                        "--epochs", std::to_string(kEpochs), "--out", out, "--threads", "1"};
+  std::vector<std::string> arguments = {
+      LENET5_BINARY,  "train", "--data",   lenet5::testing::mnist_dir(), "--limit-train", "6400",
+      "--limit-test", "1000",  "--epochs", std::to_string(kEpochs),      "--out",         out,
+      "--threads",    "1"};
   if (resume) arguments.push_back("--resume");
   return arguments;
 }
@@ -144,10 +145,12 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
     Child child(train_arguments(run, false), log);
     ASSERT_TRUE(child.started());
     ASSERT_TRUE(wait_for_new_file(child, checkpoint, std::nullopt, std::chrono::seconds(300)))
-        << "no checkpoint.pt appeared\n" << read_text(log);
+        << "no checkpoint.pt appeared\n"
+        << read_text(log);
     const auto first = Clock::now();
     ASSERT_TRUE(wait_for_new_file(child, checkpoint, modified(checkpoint), std::chrono::seconds(300)))
-        << "no second checkpoint\n" << read_text(log);
+        << "no second checkpoint\n"
+        << read_text(log);
     epoch_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first);
     const auto delay = random_delay();
     std::this_thread::sleep_for(delay);
@@ -216,7 +219,8 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
   };
   const auto last = eval(checkpoint);
   EXPECT_EQ(last.exit_code, 0) << last.output;
-  EXPECT_THAT(last.output, HasSubstr(checkpoint + ": modern LeNet-5, mnist test split, epoch " + std::to_string(kEpochs)));
+  EXPECT_THAT(last.output,
+              HasSubstr(checkpoint + ": modern LeNet-5, mnist test split, epoch " + std::to_string(kEpochs)));
   int best_epoch = 0;
   double best_accuracy = -1;
   std::ifstream again(run + "/metrics.jsonl");
@@ -229,7 +233,8 @@ TEST(EngineCrash, KilledTwiceMidEpochThenResumedLeavesAWholeRun) {
   }
   const auto best = eval(run + "/best.pt");
   EXPECT_EQ(best.exit_code, 0) << best.output;
-  EXPECT_THAT(best.output, HasSubstr("/best.pt: modern LeNet-5, mnist test split, epoch " + std::to_string(best_epoch) + "\n"));
+  EXPECT_THAT(best.output,
+              HasSubstr("/best.pt: modern LeNet-5, mnist test split, epoch " + std::to_string(best_epoch) + "\n"));
 }
 
 // Ctrl-C mid-epoch: the process stops at the next step, keeps the last checkpoint, ends as killed by SIGINT
@@ -249,7 +254,8 @@ TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
     // checkpoint.pt is written before the first step (epoch 0), then after epoch 1.
     ASSERT_TRUE(wait_for_new_file(child, checkpoint, std::nullopt, std::chrono::seconds(300))) << read_text(log);
     const auto first = Clock::now();
-    ASSERT_TRUE(wait_for_new_file(child, checkpoint, modified(checkpoint), std::chrono::seconds(300))) << read_text(log);
+    ASSERT_TRUE(wait_for_new_file(child, checkpoint, modified(checkpoint), std::chrono::seconds(300)))
+        << read_text(log);
     std::this_thread::sleep_for((Clock::now() - first) / 3);  // a third into epoch 2
     ASSERT_EQ(::kill(child.pid(), SIGINT), 0);
     const int status = child.wait();
@@ -270,7 +276,8 @@ TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
   std::vector<int> epochs;
   {
     std::ifstream metrics(run + "/metrics.jsonl");
-    for (std::string line; std::getline(metrics, line);) epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
+    for (std::string line; std::getline(metrics, line);)
+      epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
   }
   EXPECT_EQ(static_cast<int>(epochs.size()), saved);
   for (const auto& entry : fs::directory_iterator(run)) {
@@ -283,7 +290,8 @@ TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
     const auto refused = run_command(std::string(LENET5_BINARY) + " train --resume --out " + run + " " + flags);
     EXPECT_EQ(refused.exit_code, 2) << flags << "\n" << refused.output;
     const std::string flag = flags.substr(0, flags.find(' '));
-    EXPECT_THAT(refused.output, ::testing::StartsWith("lenet5: error: " + flag + ": the run in " + run + " was started with "));
+    EXPECT_THAT(refused.output,
+                ::testing::StartsWith("lenet5: error: " + flag + ": the run in " + run + " was started with "));
     EXPECT_EQ(std::count(refused.output.begin(), refused.output.end(), '\n'), 1) << refused.output;
   }
 
@@ -294,7 +302,8 @@ TEST(EngineStop, SigintMidEpochStopsAndThePrintedCommandResumes) {
   EXPECT_THAT(resumed.output, HasSubstr("resuming at epoch " + std::to_string(saved + 1)));
   epochs.clear();
   std::ifstream metrics(run + "/metrics.jsonl");
-  for (std::string line; std::getline(metrics, line);) epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
+  for (std::string line; std::getline(metrics, line);)
+    epochs.push_back(nlohmann::json::parse(line).at("epoch").get<int>());
   EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3}));
 
   // Once complete, resuming says so and changes nothing.

@@ -38,8 +38,9 @@ TEST(EngineEvaluate, NonFiniteScoresAreAnErrorNamingTheModel) {
   };
   const int64_t bright = (data.images().flatten(1).select(1, 0) > 0.9).sum().item<int64_t>();
   ASSERT_GT(bright, 0);
-  EXPECT_THAT(error_of([&] { lenet5::engine::evaluate(some_infinite, data, lenet5::model::Variant::kModern, options); }),
-              HasSubstr("for " + std::to_string(bright) + " of 50 images"));
+  EXPECT_THAT(
+      error_of([&] { lenet5::engine::evaluate(some_infinite, data, lenet5::model::Variant::kModern, options); }),
+      HasSubstr("for " + std::to_string(bright) + " of 50 images"));
 }
 
 TEST(EngineEvaluate, ModelWithNanWeightsIsAnError) {

@@ -36,7 +36,8 @@ void train_steps(LeNet5& net, torch::optim::Optimizer& optimizer, int64_t first,
   for (int64_t i = first; i < first + count; ++i) {
     const auto batch = fixed_batch(i);
     optimizer.zero_grad();
-    lenet5::model::classification_loss(net->forward(batch.images.to(dtype)), batch.targets, Variant::kModern).backward();
+    lenet5::model::classification_loss(net->forward(batch.images.to(dtype)), batch.targets, Variant::kModern)
+        .backward();
     optimizer.step();
   }
 }
@@ -66,7 +67,8 @@ TEST(EngineFlatAdamW, FollowsTorchAdamWStepForStep) {
     train_steps(reference, reference_optimizer, 0, 6);
     train_steps(flat, flat_optimizer, 0, 6);
     expect_same_parameters(flat, reference, channels_last ? "channels-last" : "NCHW");
-    EXPECT_FALSE(torch::equal(flat->named_parameters()["C1.weight"], fresh_network(channels_last)->named_parameters()["C1.weight"]))
+    EXPECT_FALSE(torch::equal(flat->named_parameters()["C1.weight"],
+                              fresh_network(channels_last)->named_parameters()["C1.weight"]))
         << "nothing was trained";
   }
 }

@@ -8,9 +8,9 @@
 
 #include <atomic>
 #include <cstdio>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/engine/evaluate.h"
@@ -59,9 +59,7 @@ std::vector<torch::Tensor> weights_of(const std::string& checkpoint) {
 
 class EngineTrain : public ::testing::Test {
  protected:
-  void SetUp() override {
-    LENET5_REQUIRE_MNIST();
-  }
+  void SetUp() override { LENET5_REQUIRE_MNIST(); }
   lenet5::testing::TempDir dir_;
 };
 
@@ -135,34 +133,34 @@ TEST_F(EngineTrain, TargetAccuracyStopsAfterTheFirstEpochThatReachesIt) {
 TEST_F(EngineTrain, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   // adamw is the default optimiser (FlatAdamW); adam is torch::optim::Adam's saved state.
   for (const std::string optimizer : {"adamw", "adam"}) {
-  for (bool augment : {false, true}) {
-    SCOPED_TRACE(optimizer + (augment ? " augmented" : ""));
-    const std::string name = optimizer + std::to_string(augment);
-    auto straight = quick_options(dir_.file("straight" + name));
-    straight.augment = augment;
-    straight.optimizer = lenet5::engine::parse_optimizer(optimizer);
-    straight.epochs = 3;
-    lenet5::engine::train(straight);
+    for (bool augment : {false, true}) {
+      SCOPED_TRACE(optimizer + (augment ? " augmented" : ""));
+      const std::string name = optimizer + std::to_string(augment);
+      auto straight = quick_options(dir_.file("straight" + name));
+      straight.augment = augment;
+      straight.optimizer = lenet5::engine::parse_optimizer(optimizer);
+      straight.epochs = 3;
+      lenet5::engine::train(straight);
 
-    auto interrupted = straight;
-    interrupted.out_dir = dir_.file("resumed" + name);
-    interrupted.stop_after_epochs = 1;
-    lenet5::engine::train(interrupted);
-    EXPECT_EQ(read_metrics(interrupted.out_dir).size(), 1u);
-    auto resumed = interrupted;
-    resumed.stop_after_epochs = 0;
-    resumed.resume = true;
-    lenet5::engine::train(resumed);
+      auto interrupted = straight;
+      interrupted.out_dir = dir_.file("resumed" + name);
+      interrupted.stop_after_epochs = 1;
+      lenet5::engine::train(interrupted);
+      EXPECT_EQ(read_metrics(interrupted.out_dir).size(), 1u);
+      auto resumed = interrupted;
+      resumed.stop_after_epochs = 0;
+      resumed.resume = true;
+      lenet5::engine::train(resumed);
 
-    const auto a = weights_of(straight.out_dir + "/checkpoint.pt");
-    const auto b = weights_of(resumed.out_dir + "/checkpoint.pt");
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
-    const auto metrics = read_metrics(resumed.out_dir);
-    ASSERT_EQ(metrics.size(), 3u);
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(metrics[static_cast<size_t>(i)].at("epoch").get<int>(), i + 1);
-    EXPECT_EQ(metrics.back().at("test_accuracy"), read_metrics(straight.out_dir).back().at("test_accuracy"));
-  }
+      const auto a = weights_of(straight.out_dir + "/checkpoint.pt");
+      const auto b = weights_of(resumed.out_dir + "/checkpoint.pt");
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+      const auto metrics = read_metrics(resumed.out_dir);
+      ASSERT_EQ(metrics.size(), 3u);
+      for (int i = 0; i < 3; ++i) EXPECT_EQ(metrics[static_cast<size_t>(i)].at("epoch").get<int>(), i + 1);
+      EXPECT_EQ(metrics.back().at("test_accuracy"), read_metrics(straight.out_dir).back().at("test_accuracy"));
+    }
   }
 }
 
@@ -423,7 +421,8 @@ TEST_F(EngineTrain, StopFlagStopsBetweenStepsAndTheRunResumesToTheSameWeights) {
       FAIL() << "expected TrainingStopped in epoch " << epoch;
     } catch (const lenet5::engine::TrainingStopped& e) {
       EXPECT_EQ(e.run_dir(), options.out_dir);
-      EXPECT_THAT(e.what(), HasSubstr(options.out_dir + "/checkpoint.pt holds epoch " + std::to_string(epoch - 1) + " of 2"));
+      EXPECT_THAT(e.what(),
+                  HasSubstr(options.out_dir + "/checkpoint.pt holds epoch " + std::to_string(epoch - 1) + " of 2"));
       EXPECT_THAT(e.what(), HasSubstr("resume with: lenet5 train --resume --out " + options.out_dir));
     }
     EXPECT_EQ(lenet5::engine::load_checkpoint(options.out_dir + "/checkpoint.pt").info.epoch, epoch - 1);
@@ -484,10 +483,12 @@ TEST_F(EngineTrain, EvaluationReportsProgressAfterEachBatch) {
 
 TEST(EngineEvaluate, ConfusionMatrixLabelsEachClassOnce) {
   lenet5::engine::Evaluation evaluation;
-  const std::string digits = lenet5::engine::format_evaluation(evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kMnist));
+  const std::string digits =
+      lenet5::engine::format_evaluation(evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kMnist));
   EXPECT_THAT(digits, HasSubstr("\n0          "));
   EXPECT_THAT(digits, Not(HasSubstr("0 0")));
-  const std::string fashion = lenet5::engine::format_evaluation(evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist));
+  const std::string fashion = lenet5::engine::format_evaluation(
+      evaluation, lenet5::data::class_names(lenet5::data::DatasetKind::kFashionMnist));
   EXPECT_THAT(fashion, HasSubstr("\n9 Ankle boot "));
   EXPECT_EQ(lenet5::engine::class_label(7, lenet5::data::class_names(lenet5::data::DatasetKind::kMnist)), "7");
 }

@@ -36,7 +36,7 @@ TEST(LeNet5Model, BothVariantsMapBatchesToTenScores) {
 TEST(LeNet5Model, ClassicMatchesThePapersCounts) {
   LeNet5 net(Variant::kClassic);
   const auto summary = lenet5::model::summarize(net);
-  const std::map<std::string, int64_t> expected = {{"C1", 156},    {"S2", 12},     {"C3", 1516}, {"S4", 32},
+  const std::map<std::string, int64_t> expected = {{"C1", 156},   {"S2", 12},    {"C3", 1516}, {"S4", 32},
                                                    {"C5", 48120}, {"F6", 10164}, {"output", 0}};
   EXPECT_EQ(trainable_by_layer(summary), expected);
   EXPECT_EQ(summary.trainable_parameters, 60000);
@@ -172,7 +172,8 @@ TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
       optimizer.step();
       final_loss = loss.item<float>();
     }
-    EXPECT_LT(final_loss, initial / 20) << lenet5::model::variant_name(variant) << ": " << initial << " -> " << final_loss;
+    EXPECT_LT(final_loss, initial / 20) << lenet5::model::variant_name(variant) << ": " << initial << " -> "
+                                        << final_loss;
   }
 }
 
@@ -434,8 +435,10 @@ TEST(LeNet5Model, PaperLayersResetAndCloneLikeLibTorchModules) {
     const auto names = state_names(*layer);
     const auto copy = layer->clone();
     expect_state(*copy, snapshot(*layer), layer->name() + " clone");
-    for (const auto& item : copy->named_parameters()) EXPECT_FALSE(item.value().is_alias_of(layer->named_parameters()[item.key()]));
-    for (const auto& item : copy->named_buffers()) EXPECT_FALSE(item.value().is_alias_of(layer->named_buffers()[item.key()]));
+    for (const auto& item : copy->named_parameters())
+      EXPECT_FALSE(item.value().is_alias_of(layer->named_parameters()[item.key()]));
+    for (const auto& item : copy->named_buffers())
+      EXPECT_FALSE(item.value().is_alias_of(layer->named_buffers()[item.key()]));
   }
   const auto c3_before = c3->weight.clone();
   ASSERT_NO_THROW(s2->reset());

@@ -28,12 +28,14 @@ void expect_same_as_aten(const torch::Tensor& input, const std::string& what) {
   ASSERT_TRUE(max_pool_2x2_has_fast_path(input)) << what;
   const auto reference_out = torch::max_pool2d(input, 2);
   const auto output_grad = torch::randn(reference_out.sizes());
-  const auto expected = pool_and_backward(input, output_grad, [](const torch::Tensor& x) { return torch::max_pool2d(x, 2); });
+  const auto expected =
+      pool_and_backward(input, output_grad, [](const torch::Tensor& x) { return torch::max_pool2d(x, 2); });
   const auto actual = pool_and_backward(input, output_grad, max_pool_2x2);
   EXPECT_TRUE(torch::equal(actual.output, expected.output)) << what << ": forward differs";
   EXPECT_TRUE(torch::equal(actual.input_grad, expected.input_grad)) << what << ": gradient differs";
   EXPECT_EQ(actual.output.is_contiguous(torch::MemoryFormat::ChannelsLast),
-            input.is_contiguous(torch::MemoryFormat::ChannelsLast)) << what << ": layout not kept";
+            input.is_contiguous(torch::MemoryFormat::ChannelsLast))
+      << what << ": layout not kept";
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(max_pool_2x2(input), expected.output)) << what << ": forward without grad differs";
 }
@@ -43,7 +45,8 @@ TEST(ModelMaxPool, MatchesAtenOnLeNetShapesInBothLayouts) {
   for (auto sizes : {std::vector<int64_t>{8, 6, 28, 28}, std::vector<int64_t>{8, 16, 10, 10}}) {
     const auto nchw = torch::randn(sizes);
     expect_same_as_aten(nchw, "NCHW " + std::to_string(sizes[1]) + " channels");
-    expect_same_as_aten(nchw.contiguous(torch::MemoryFormat::ChannelsLast), "NHWC " + std::to_string(sizes[1]) + " channels");
+    expect_same_as_aten(nchw.contiguous(torch::MemoryFormat::ChannelsLast),
+                        "NHWC " + std::to_string(sizes[1]) + " channels");
   }
 }
 

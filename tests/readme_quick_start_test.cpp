@@ -32,8 +32,8 @@ std::set<std::string> scripts_named_in_readme() {
 
 // The commands of the quick start block, comments removed: "scripts/run.sh", "scripts/test.sh".
 std::vector<std::string> quick_start_commands() {
-  const auto blocks = lenet5::testing::fenced_blocks(lenet5::testing::read_text(kSource + "/README.md"), "sh",
-                                                     "## Quick start");
+  const auto blocks =
+      lenet5::testing::fenced_blocks(lenet5::testing::read_text(kSource + "/README.md"), "sh", "## Quick start");
   std::vector<std::string> commands;
   if (blocks.empty()) return commands;
   std::istringstream lines(blocks.front());
@@ -57,7 +57,8 @@ TEST(ReadmeQuickStart, EveryScriptItNamesIsExecutable) {
     EXPECT_NE(fs::status(path).permissions() & fs::perms::owner_exec, fs::perms::none) << name << " is not executable";
     if (!in_git) continue;  // a source tarball: the working tree's mode is all there is
     const auto committed = lenet5::testing::run_shell("git -C '" + kSource + "' ls-files -s '" + name + "'");
-    EXPECT_THAT(committed.output, ::testing::StartsWith("100755 ")) << name << " is committed without the executable bit";
+    EXPECT_THAT(committed.output, ::testing::StartsWith("100755 "))
+        << name << " is committed without the executable bit";
   }
 }
 

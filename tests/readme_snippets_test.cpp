@@ -51,10 +51,10 @@ TEST(ReadmeSnippets, CppSnippetBuildsWithItsCMakeBlockAndPrintsTheClass) {
 
   const std::string launcher =
       lenet5::testing::run_shell("command -v ccache").exit_code == 0 ? " -DCMAKE_CXX_COMPILER_LAUNCHER=ccache" : "";
-  const auto configure = lenet5::testing::run_shell(
-      "cmake -S " + quoted(dir.path()) + " -B " + quoted(dir.file("build")) + " -DCMAKE_BUILD_TYPE=Release" +
-      " -DTorch_DIR=" + quoted(LENET5_TORCH_DIR) + " -DCMAKE_CXX_COMPILER=" + quoted(LENET5_CXX_COMPILER) + launcher +
-      " 2>&1");
+  const auto configure =
+      lenet5::testing::run_shell("cmake -S " + quoted(dir.path()) + " -B " + quoted(dir.file("build")) +
+                                 " -DCMAKE_BUILD_TYPE=Release" + " -DTorch_DIR=" + quoted(LENET5_TORCH_DIR) +
+                                 " -DCMAKE_CXX_COMPILER=" + quoted(LENET5_CXX_COMPILER) + launcher + " 2>&1");
   ASSERT_EQ(configure.exit_code, 0) << configure.output;
   const auto build = lenet5::testing::run_shell("cmake --build " + quoted(dir.file("build")) + " 2>&1");
   ASSERT_EQ(build.exit_code, 0) << build.output;

@@ -72,10 +72,12 @@ TEST(ReportCli, UsageErrorsExitWithTwo) {
 
 TEST(ReportCli, ReportRegeneratesTheRunsPage) {
   TempDir dir;
-  write_text(dir.file("config.json"), R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
-  write_text(dir.file("metrics.jsonl"),
-             R"({"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.9, "test_loss": 0.1, "test_accuracy": 0.97, "lr": 0.001, "seconds": 2, "images_per_second": 3000})"
-             "\n");
+  write_text(dir.file("config.json"),
+             R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
+  write_text(
+      dir.file("metrics.jsonl"),
+      R"({"epoch": 1, "train_loss": 0.3, "train_accuracy": 0.9, "test_loss": 0.1, "test_accuracy": 0.97, "lr": 0.001, "seconds": 2, "images_per_second": 3000})"
+      "\n");
   auto result = run_lenet5("report " + dir.path());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr(dir.file("report.html")));
@@ -107,7 +109,8 @@ TEST(ReportCli, DataOfAnotherDatasetIsRefused) {
   LENET5_REQUIRE_MNIST();
   LENET5_REQUIRE_FASHION_MNIST();
   TempDir dir;
-  write_text(dir.file("config.json"), R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
+  write_text(dir.file("config.json"),
+             R"({"variant": "modern", "dataset": "mnist", "epochs": 1, "data_dir": "/nonexistent"})");
   write_text(dir.file("evaluation.json"), mnist_evaluation());
   auto result = run_lenet5("report " + dir.path() + " --data " + lenet5::testing::mnist_dir());
   EXPECT_EQ(result.exit_code, 0) << result.output;

@@ -7,10 +7,10 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -67,8 +67,7 @@ std::vector<std::uint8_t> first_embedded_bmp(const std::string& html) {
 void expect_mnist_digit_drawn_dark(const std::vector<std::uint8_t>& bmp) {
   int width = 0, height = 0, channels = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(bmp.data(), static_cast<int>(bmp.size()), &width, &height, &channels, 3),
-      stbi_image_free);
+      stbi_load_from_memory(bmp.data(), static_cast<int>(bmp.size()), &width, &height, &channels, 3), stbi_image_free);
   ASSERT_NE(pixels, nullptr) << stbi_failure_reason();
   ASSERT_EQ(width, 28);
   ASSERT_EQ(height, 28);
@@ -93,7 +92,8 @@ size_t count(const std::string& haystack, const std::string& needle) {
 std::string python_problem(const std::string& code, const std::string& path) {
   TempDir dir;
   write_text(dir.file("check.py"), code);
-  const std::string command = std::string(kPython) + " " + dir.file("check.py") + " '" + path + "' > " + dir.file("log") + " 2>&1";
+  const std::string command =
+      std::string(kPython) + " " + dir.file("check.py") + " '" + path + "' > " + dir.file("log") + " 2>&1";
   if (std::system(command.c_str()) == 0) return "";
   return "check failed: " + read_text(dir.file("log"));
 }
@@ -120,20 +120,28 @@ if c.stack: raise SystemExit("unclosed: %s" % c.stack)
 )py";
 
 std::vector<lenet5::report::DiagramLayer> classic_layers() {
-  return {{"C1", "Convolution", {6, 28, 28}, 156},    {"S2", "Subsampling", {6, 14, 14}, 12},
-          {"C3", "Convolution", {16, 10, 10}, 1516},  {"S4", "Subsampling", {16, 5, 5}, 32},
-          {"C5", "Convolution", {120, 1, 1}, 48120},  {"F6", "FullyConnected", {84}, 10164},
+  return {{"C1", "Convolution", {6, 28, 28}, 156},   {"S2", "Subsampling", {6, 14, 14}, 12},
+          {"C3", "Convolution", {16, 10, 10}, 1516}, {"S4", "Subsampling", {16, 5, 5}, 32},
+          {"C5", "Convolution", {120, 1, 1}, 48120}, {"F6", "FullyConnected", {84}, 10164},
           {"output", "EuclideanRBF", {10}, 0}};
 }
 
 // A run folder as engine::train leaves it after `epochs` epochs (no checkpoints: the report ignores them).
 void write_fake_run(const std::string& dir, int epochs, bool validation, const std::string& data_dir) {
-  write_text(dir + "/config.json",
-             json{{"data_dir", data_dir}, {"dataset", "mnist"}, {"variant", "classic"}, {"epochs", 5},
-                  {"batch_size", 64}, {"optimizer", "adamw"}, {"lr", 0.001}, {"schedule", "onecycle"},
-                  {"device", "cpu"}, {"threads", 2}, {"host", "test-host <&>"}, {"run_dir", dir},
-                  {"versions", {{"lenet5", "0.1.0"}, {"torch", "1.13.1"}}}}
-                 .dump(2));
+  write_text(dir + "/config.json", json{{"data_dir", data_dir},
+                                        {"dataset", "mnist"},
+                                        {"variant", "classic"},
+                                        {"epochs", 5},
+                                        {"batch_size", 64},
+                                        {"optimizer", "adamw"},
+                                        {"lr", 0.001},
+                                        {"schedule", "onecycle"},
+                                        {"device", "cpu"},
+                                        {"threads", 2},
+                                        {"host", "test-host <&>"},
+                                        {"run_dir", dir},
+                                        {"versions", {{"lenet5", "0.1.0"}, {"torch", "1.13.1"}}}}
+                                       .dump(2));
   std::string metrics;
   for (int e = 1; e <= epochs; ++e) {
     json line{{"epoch", e},
@@ -159,15 +167,20 @@ void write_fake_run(const std::string& dir, int epochs, bool validation, const s
   }
   confusion[4][9] = 7;
   json mistakes = json::array();
-  const std::vector<std::array<int64_t, 3>> wrong = {{8, 4, 9}, {115, 4, 9}, {247, 4, 2}, {321, 2, 7}, {340, 5, 3}, {445, 6, 0}};
+  const std::vector<std::array<int64_t, 3>> wrong = {{8, 4, 9},   {115, 4, 9}, {247, 4, 2},
+                                                     {321, 2, 7}, {340, 5, 3}, {445, 6, 0}};
   double confidence = 0.99;
   for (const auto& [index, label, predicted] : wrong) {
     mistakes.push_back({{"index", index}, {"label", label}, {"predicted", predicted}, {"confidence", confidence}});
     confidence -= 0.07;
   }
   std::vector<double> per_class(10, 0.97);
-  write_text(dir + "/evaluation.json", json{{"n", 1000}, {"accuracy", 0.975}, {"loss", 0.08}, {"per_class_accuracy", per_class},
-                                            {"confusion", confusion}, {"worst_mistakes", mistakes}}
+  write_text(dir + "/evaluation.json", json{{"n", 1000},
+                                            {"accuracy", 0.975},
+                                            {"loss", 0.08},
+                                            {"per_class_accuracy", per_class},
+                                            {"confusion", confusion},
+                                            {"worst_mistakes", mistakes}}
                                            .dump());
 }
 
@@ -263,7 +276,8 @@ TEST_F(ReportHtml, MalformedFilesAreNamed) {
   write_text(dir.file("evaluation.json"), "{\"n\": 10, \"confusion\": [[1, 2]");
   EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("evaluation.json") + ": malformed JSON"));
   write_text(dir.file("evaluation.json"), "{\"confusion\": \"none\"}");
-  EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("evaluation.json") + ": field 'confusion' is string, expected an array"));
+  EXPECT_THAT(error_of(inputs()),
+              HasSubstr(dir.file("evaluation.json") + ": field 'confusion' is string, expected an array"));
   fs::remove(dir.file("evaluation.json"));
   write_text(dir.file("metrics.jsonl"), "{\"epoch\": 1}\n{\"epoch\": 2,\n");
   EXPECT_THAT(error_of(inputs()), HasSubstr(dir.file("metrics.jsonl") + ":2: malformed JSON"));
@@ -324,12 +338,13 @@ TEST_F(ReportHtml, EvaluationTablesMustMatchTheClassCount) {
               HasSubstr(path + ": worst_mistakes: field 'label' is 12, expected a whole number in [0, 9]"));
   EXPECT_THAT(evaluation_with({{"worst_mistakes", json::array({{{"label", 1}, {"predicted", 2}}})}}),
               HasSubstr(path + ": worst_mistakes: field 'index' is missing"));
-  EXPECT_THAT(evaluation_with({{"worst_mistakes", json::array({{{"index", 1}, {"label", 1}, {"predicted", 2},
-                                                               {"confidence", 3}}})}}),
+  EXPECT_THAT(evaluation_with({{"worst_mistakes",
+                                json::array({{{"index", 1}, {"label", 1}, {"predicted", 2}, {"confidence", 3}}})}}),
               HasSubstr(path + ": worst_mistakes: field 'confidence' is 3"));
   json many = json::array();
   for (int i = 0; i < 1001; ++i) many.push_back({{"index", i}, {"label", 1}, {"predicted", 2}});
-  EXPECT_THAT(evaluation_with({{"worst_mistakes", many}}), HasSubstr(path + ": field 'worst_mistakes' has 1001 entries, at most 1000"));
+  EXPECT_THAT(evaluation_with({{"worst_mistakes", many}}),
+              HasSubstr(path + ": field 'worst_mistakes' has 1001 entries, at most 1000"));
 }
 
 std::string find_chromium() {
@@ -408,9 +423,9 @@ TEST_F(ReportHtml, RendersInHeadlessChromium) {
   const std::string command = "timeout 120 " + chromium +
                               " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage"
                               " --disable-background-networking --no-first-run --disable-component-update"
-                              " --disable-sync --hide-scrollbars --user-data-dir=" + profile.path() +
-                              " --screenshot=" + png + " --window-size=1200,2400 file://" + report + " > " +
-                              dir.file("chromium.log") + " 2>&1";
+                              " --disable-sync --hide-scrollbars --user-data-dir=" +
+                              profile.path() + " --screenshot=" + png + " --window-size=1200,2400 file://" + report +
+                              " > " + dir.file("chromium.log") + " 2>&1";
   const int status = std::system(command.c_str());
   ASSERT_TRUE(fs::exists(png)) << "chromium wrote no screenshot (status " << status << "):\n"
                                << read_text(dir.file("chromium.log"));

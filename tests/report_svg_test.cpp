@@ -26,17 +26,17 @@ std::string xml_problem(const std::string& content) {
   const std::string path = dir.file("figure.svg");
   lenet5::testing::write_file(path, std::vector<std::uint8_t>(content.begin(), content.end()));
   const std::string command = std::string(kPython) +
-                              " -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' " + path +
-                              " > " + dir.file("log") + " 2>&1";
+                              " -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' " + path + " > " +
+                              dir.file("log") + " 2>&1";
   if (std::system(command.c_str()) == 0) return "";
   const auto log = lenet5::testing::read_file(dir.file("log"));
   return "not well-formed XML: " + std::string(log.begin(), log.end());
 }
 
 std::vector<DiagramLayer> classic_layers() {
-  return {{"C1", "Convolution", {6, 28, 28}, 156},    {"S2", "Subsampling", {6, 14, 14}, 12},
-          {"C3", "Convolution", {16, 10, 10}, 1516},  {"S4", "Subsampling", {16, 5, 5}, 32},
-          {"C5", "Convolution", {120, 1, 1}, 48120},  {"F6", "FullyConnected", {84}, 10164},
+  return {{"C1", "Convolution", {6, 28, 28}, 156},   {"S2", "Subsampling", {6, 14, 14}, 12},
+          {"C3", "Convolution", {16, 10, 10}, 1516}, {"S4", "Subsampling", {16, 5, 5}, 32},
+          {"C5", "Convolution", {120, 1, 1}, 48120}, {"F6", "FullyConnected", {84}, 10164},
           {"output", "EuclideanRBF", {10}, 0}};
 }
 
@@ -48,8 +48,8 @@ std::vector<DiagramLayer> modern_layers() {
 }
 
 std::vector<std::vector<int64_t>> paper_c3_table() {
-  return {{0, 1, 2},    {1, 2, 3},    {2, 3, 4},    {3, 4, 5},    {0, 4, 5},       {0, 1, 5},
-          {0, 1, 2, 3}, {1, 2, 3, 4}, {2, 3, 4, 5}, {0, 3, 4, 5}, {0, 1, 4, 5},    {0, 1, 2, 5},
+  return {{0, 1, 2},    {1, 2, 3},    {2, 3, 4},    {3, 4, 5},         {0, 4, 5},    {0, 1, 5},
+          {0, 1, 2, 3}, {1, 2, 3, 4}, {2, 3, 4, 5}, {0, 3, 4, 5},      {0, 1, 4, 5}, {0, 1, 2, 5},
           {0, 1, 3, 4}, {1, 2, 4, 5}, {0, 2, 3, 5}, {0, 1, 2, 3, 4, 5}};
 }
 
@@ -79,8 +79,10 @@ TEST_F(ReportSvg, ClassicDiagramIsWellFormedAndLabelsEveryLayer) {
   EXPECT_THAT(svg, HasSubstr("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   for (const auto& layer : classic_layers()) EXPECT_THAT(svg, HasSubstr(">" + layer.name + "</text>")) << layer.name;
   EXPECT_THAT(svg, HasSubstr(">input</text>"));
-  EXPECT_THAT(svg, HasSubstr(">1@32\xC3\x97" "32</text>"));  // the paper's padded input
-  EXPECT_THAT(svg, HasSubstr(">16@10\xC3\x97" "10</text>"));
+  EXPECT_THAT(svg, HasSubstr(">1@32\xC3\x97"
+                             "32</text>"));  // the paper's padded input
+  EXPECT_THAT(svg, HasSubstr(">16@10\xC3\x97"
+                             "10</text>"));
   EXPECT_THAT(svg, HasSubstr(">120</text>"));  // C5 drawn as a vector
   EXPECT_THAT(svg, HasSubstr("60,000 trainable parameters"));
   EXPECT_THAT(svg, HasSubstr("Subsampling (trainable)"));
@@ -93,7 +95,8 @@ TEST_F(ReportSvg, ModernDiagramStartsFromTheUnpaddedImage) {
   const std::string svg = lenet5::report::architecture_svg(modern_layers(), "modern");
   EXPECT_EQ(xml_problem(svg), "");
   for (const auto& layer : modern_layers()) EXPECT_THAT(svg, HasSubstr(">" + layer.name + "</text>")) << layer.name;
-  EXPECT_THAT(svg, HasSubstr(">1@28\xC3\x97" "28</text>"));
+  EXPECT_THAT(svg, HasSubstr(">1@28\xC3\x97"
+                             "28</text>"));
   EXPECT_THAT(svg, HasSubstr("Max pooling"));
   EXPECT_THAT(svg, HasSubstr("61,706 trainable parameters"));
   EXPECT_THAT(svg, Not(HasSubstr("Euclidean RBF")));
@@ -122,12 +125,12 @@ TEST_F(ReportSvg, LineChartsHaveAxesLegendAndPoints) {
   options.x_label = "epoch";
   options.y_suffix = "%";
   options.y_max_cap = 100;
-  const std::string svg = lenet5::report::line_chart_svg(
-      {{"train", "#4e79a7", false, {1, 2, 3}, {91.5, 97.2, 98.4}}, {"test", "#e15759", true, {1, 2, 3}, {95, 97.9, 98.8}}},
-      options);
+  const std::string svg = lenet5::report::line_chart_svg({{"train", "#4e79a7", false, {1, 2, 3}, {91.5, 97.2, 98.4}},
+                                                          {"test", "#e15759", true, {1, 2, 3}, {95, 97.9, 98.8}}},
+                                                         options);
   EXPECT_EQ(xml_problem(svg), "");
   EXPECT_EQ(count(svg, "<polyline"), 2u);
-  EXPECT_EQ(count(svg, "<circle"), 6u + 2u);  // points plus legend markers
+  EXPECT_EQ(count(svg, "<circle"), 6u + 2u);   // points plus legend markers
   EXPECT_THAT(svg, HasSubstr(">91%</text>"));  // nice bounds around 91.5 ... 98.8
   EXPECT_THAT(svg, HasSubstr(">99%</text>"));
   EXPECT_THAT(svg, Not(HasSubstr(">100%</text>")));

@@ -65,8 +65,9 @@ TEST(RunFolder, AnyRunFileMakesItARun) {
   touch(partial + "/metrics.jsonl");
   EXPECT_THAT(error_of([&] { RunFolder folder(partial, false); }), HasSubstr("(found best.pt, metrics.jsonl)"));
   EXPECT_EQ(error_of([&] { RunFolder folder(partial, true); }),
-            "--resume: " + partial + "/checkpoint.pt does not exist (the folder holds best.pt, metrics.jsonl: "
-                                     "nothing to resume from)");
+            "--resume: " + partial +
+                "/checkpoint.pt does not exist (the folder holds best.pt, metrics.jsonl: "
+                "nothing to resume from)");
   EXPECT_THROW(RunFolder(partial, false), std::invalid_argument) << "a usage error (exit 2)";
 }
 

@@ -40,8 +40,9 @@ BenchResult time_steps(const std::function<void()>& step, const BenchOptions& op
   std::vector<double> latencies_us;
   const auto start = Clock::now();
   for (int64_t i = 0;; ++i) {
-    if (options.iterations > 0 ? i >= options.iterations
-                               : (i >= 5 && std::chrono::duration<double>(Clock::now() - start).count() >= options.seconds)) {
+    if (options.iterations > 0
+            ? i >= options.iterations
+            : (i >= 5 && std::chrono::duration<double>(Clock::now() - start).count() >= options.seconds)) {
       break;
     }
     const auto before = Clock::now();
@@ -122,7 +123,8 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   model->eval();
   const bool needs_script = std::any_of(options.modes.begin(), options.modes.end(),
                                         [](Mode m) { return m == Mode::kTorchScript || m == Mode::kOptimized; });
-  torch::jit::Module scripted = script ? *script : (needs_script ? deploy::to_torchscript(model) : torch::jit::Module());
+  torch::jit::Module scripted =
+      script ? *script : (needs_script ? deploy::to_torchscript(model) : torch::jit::Module());
   if (needs_script) {
     scripted.to(options.device);
     scripted.eval();
@@ -136,7 +138,8 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
       for (const auto& note : optimized->notes()) std::cerr << "lenet5: note: optimized mode: " << note << "\n";
     }
     for (int64_t batch_size : options.batch_sizes) {
-      auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide}, torch::TensorOptions().device(options.device));
+      auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide},
+                                torch::TensorOptions().device(options.device));
       std::function<void()> step;
       std::unique_ptr<engine::FlatAdamW> optimizer;
       torch::Tensor targets;
@@ -153,17 +156,17 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
             scripted.forward({images});
           };
           break;
-        case Mode::kOptimized:
-          step = [&] { optimized->forward(images); };
-          break;
+        case Mode::kOptimized: step = [&] { optimized->forward(images); }; break;
         case Mode::kTrain:
           // A copy, so timing never changes the weights being benchmarked.
-          targets = torch::randint(0, model::kNumClasses, {batch_size}, torch::TensorOptions().dtype(torch::kInt64).device(options.device));
+          targets = torch::randint(0, model::kNumClasses, {batch_size},
+                                   torch::TensorOptions().dtype(torch::kInt64).device(options.device));
           step = [&, copy = model.clone()]() mutable {
             if (!optimizer) {
               engine::move_model_to(copy, options.device);
               copy->train();
-              optimizer = std::make_unique<engine::FlatAdamW>(copy->named_parameters(), torch::optim::AdamWOptions(1e-3));
+              optimizer =
+                  std::make_unique<engine::FlatAdamW>(copy->named_parameters(), torch::optim::AdamWOptions(1e-3));
             }
             engine::clear_gradients(*optimizer);
             copy->loss(copy->forward(images), targets).backward();
@@ -173,8 +176,9 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
       }
       BenchResult result = time_steps(step, options);
       result.mode = mode_name(mode);
-      result.engine = mode == Mode::kOptimized ? optimized->engine_for(batch_size)
-                      : mode == Mode::kTorchScript ? "torchscript" : "libtorch";
+      result.engine = mode == Mode::kOptimized     ? optimized->engine_for(batch_size)
+                      : mode == Mode::kTorchScript ? "torchscript"
+                                                   : "libtorch";
       result.batch_size = batch_size;
       result.images_per_second *= static_cast<double>(batch_size);
       const double flops = mode == Mode::kTrain ? 3 * report.flops_per_image : report.flops_per_image;
@@ -206,9 +210,8 @@ std::string format_report(const BenchReport& report) {
     out << line;
   }
   out << "* from the mean latency: batch x iterations / total time of the iterations\n";
-  const bool trained = std::any_of(report.results.begin(), report.results.end(), [](const BenchResult& r) {
-    return r.mode == mode_name(Mode::kTrain);
-  });
+  const bool trained = std::any_of(report.results.begin(), report.results.end(),
+                                   [](const BenchResult& r) { return r.mode == mode_name(Mode::kTrain); });
   if (trained) out << "(train: forward + backward + AdamW step, counted as 3x the forward FLOPs)\n";
   return out.str();
 }

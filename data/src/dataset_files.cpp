@@ -48,7 +48,8 @@ const std::vector<std::string>& class_names(DatasetKind kind) {
 }
 
 std::string split_file_name(Split split, bool labels) {
-  return std::string(split == Split::kTrain ? "train" : "t10k") + (labels ? "-labels-idx1-ubyte" : "-images-idx3-ubyte");
+  return std::string(split == Split::kTrain ? "train" : "t10k") +
+         (labels ? "-labels-idx1-ubyte" : "-images-idx3-ubyte");
 }
 
 std::optional<std::string> find_idx_file(const std::string& dir, const std::string& name) {

@@ -2,13 +2,13 @@
 
 #include <zlib.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <unistd.h>
 
 #include "lenet5/data/memory.h"
 #include "lenet5/files/read.h"
@@ -127,8 +127,7 @@ class GzFileSource : public ByteSource {
   std::uint64_t remaining_ = 0;
 };
 
-void read_exactly(ByteSource& source, std::uint8_t* out, std::size_t size, const std::string& name,
-                  const char* what) {
+void read_exactly(ByteSource& source, std::uint8_t* out, std::size_t size, const std::string& name, const char* what) {
   const std::size_t got = source.read(out, size);
   if (got != size) {
     std::ostringstream message;
@@ -233,8 +232,8 @@ IdxArray read_idx_file(const std::string& path, IdxKind expected, const IdxLimit
   return parse(source, expected, path, limits);
 }
 
-LabelledImages read_labelled_images(const std::string& images_path, const std::string& labels_path,
-                                    int num_classes, std::uint64_t max_records) {
+LabelledImages read_labelled_images(const std::string& images_path, const std::string& labels_path, int num_classes,
+                                    std::uint64_t max_records) {
   IdxLimits limits;
   limits.max_records = max_records;
   LabelledImages set{read_idx_file(images_path, IdxKind::kImages, limits),
@@ -246,9 +245,8 @@ LabelledImages read_labelled_images(const std::string& images_path, const std::s
   const auto bad = std::find_if(set.labels.values.begin(), set.labels.values.end(),
                                 [&](std::uint8_t label) { return label >= num_classes; });
   if (bad != set.labels.values.end()) {
-    fail(labels_path, "label " + std::to_string(*bad) + " at index " +
-                          std::to_string(bad - set.labels.values.begin()) + " is out of range: expected 0.." +
-                          std::to_string(num_classes - 1));
+    fail(labels_path, "label " + std::to_string(*bad) + " at index " + std::to_string(bad - set.labels.values.begin()) +
+                          " is out of range: expected 0.." + std::to_string(num_classes - 1));
   }
   return set;
 }

@@ -61,7 +61,8 @@ std::string first_difference(const TensorDigests& recorded, const TensorDigests&
 
 TensorDigests tensor_digests(const torch::jit::Module& module) {
   TensorDigests digests;
-  for (const auto& parameter : module.named_parameters()) digests.emplace_back(parameter.name, crc32_hex(parameter.value));
+  for (const auto& parameter : module.named_parameters())
+    digests.emplace_back(parameter.name, crc32_hex(parameter.value));
   for (const auto& buffer : module.named_buffers()) digests.emplace_back(buffer.name, crc32_hex(buffer.value));
   int constants = 0;
   if (const auto forward = module.find_method("forward")) {

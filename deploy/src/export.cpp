@@ -7,17 +7,17 @@
 
 #include "export_checks.h"
 #include "lenet5/data/mnist_dataset.h"
-#include "lenet5/text/printable.h"
-#include "lenet5/version.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/files/read.h"
 #include "lenet5/files/write.h"
+#include "lenet5/text/printable.h"
+#include "lenet5/version.h"
 
 namespace lenet5::deploy {
 namespace {
 namespace fs = std::filesystem;
-using text::first_line;
 using detail::max_abs;
+using text::first_line;
 
 torch::Tensor scores_of(torch::jit::Module& module, const torch::Tensor& images) {
   auto output = module.forward({images});
@@ -65,8 +65,8 @@ ExportMetadata stored_metadata(model::LeNet5& model, const ExportMetadata& metad
 
 // The scripted module's scores on the check batch, once they agree with the eager model's; the largest
 // difference goes to `max_abs_diff`.
-std::vector<float> checked_against_eager(model::LeNet5& model, torch::jit::Module& module,
-                                         const std::string& out_path, double& max_abs_diff) {
+std::vector<float> checked_against_eager(model::LeNet5& model, torch::jit::Module& module, const std::string& out_path,
+                                         double& max_abs_diff) {
   c10::InferenceMode inference;
   const auto images = check_batch();
   const auto device = model->parameters().front().device();

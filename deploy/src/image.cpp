@@ -95,9 +95,15 @@ GrayImage to_gray(const stbi_uc* bytes, int width, int height, int channels) {
     float alpha = 1;
     switch (channels) {
       case 1: value = p[0] / 255.0f; break;
-      case 2: value = p[0] / 255.0f; alpha = p[1] / 255.0f; break;
+      case 2:
+        value = p[0] / 255.0f;
+        alpha = p[1] / 255.0f;
+        break;
       case 3: value = luma(p[0], p[1], p[2]) / 255.0f; break;
-      default: value = luma(p[0], p[1], p[2]) / 255.0f; alpha = p[3] / 255.0f; break;
+      default:
+        value = luma(p[0], p[1], p[2]) / 255.0f;
+        alpha = p[3] / 255.0f;
+        break;
     }
     image.pixels[i] = alpha * value + (1.0f - alpha);  // composited on white paper
   }
@@ -242,9 +248,8 @@ GrayImage decode_image(const std::vector<std::uint8_t>& bytes, const std::string
 
 std::string encode_image(const GrayImage& image, const std::string& extension) {
   std::vector<std::uint8_t> bytes(image.pixels.size());
-  std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(), [](float v) {
-    return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f));
-  });
+  std::transform(image.pixels.begin(), image.pixels.end(), bytes.begin(),
+                 [](float v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)); });
   std::string encoded;
   if (extension == ".png") {
     auto append = [](void* out, void* data, int size) {

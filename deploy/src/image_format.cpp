@@ -19,9 +19,7 @@ bool starts_with(Bytes data, size_t size, const char* magic, size_t length) {
 }
 
 // The walk ran off the end at `position`: at least one more byte is needed.
-Extent runs_past(std::uint64_t position, size_t size) {
-  return {std::max<std::uint64_t>(position, size + 1), false};
-}
+Extent runs_past(std::uint64_t position, size_t size) { return {std::max<std::uint64_t>(position, size + 1), false}; }
 
 bool is_tga_header(Bytes d, size_t size) {
   if (size < 18) return false;
@@ -63,9 +61,8 @@ Extent jpeg_size(Bytes d, size_t size) {
     if (position > size) return {position, true};
     if (marker != 0xDA) continue;
     // Entropy-coded data: ends at the first marker that is neither a stuffed zero nor a restart marker.
-    while (position + 1 < size &&
-           !(d[position] == 0xFF && d[position + 1] != 0 && d[position + 1] != 0xFF &&
-             (d[position + 1] < 0xD0 || d[position + 1] > 0xD7))) {
+    while (position + 1 < size && !(d[position] == 0xFF && d[position + 1] != 0 && d[position + 1] != 0xFF &&
+                                    (d[position + 1] < 0xD0 || d[position + 1] > 0xD7))) {
       ++position;
     }
     if (position + 1 >= size) return runs_past(size + 2, size);  // at least an end-of-image marker
@@ -90,7 +87,7 @@ Extent gif_size(Bytes d, size_t size) {
     if (position >= size) return runs_past(position + 1, size);
     const unsigned block = d[position];
     if (block == 0x3B) return {position + 1, true};  // trailer
-    if (block == 0x21) {  // extension: label, sub-blocks
+    if (block == 0x21) {                             // extension: label, sub-blocks
       position += 2;
     } else if (block == 0x2C) {  // image descriptor, local colour table, LZW code size, sub-blocks
       if (position + 10 > size) return runs_past(position + 10, size);
@@ -154,7 +151,8 @@ Extent pnm_size(Bytes d, size_t size) {
     }
     if (position >= size) return runs_past(position + 1, size);
     if (!std::isdigit(d[position])) return {0, true};  // corrupt, left to the decoder
-    while (position < size && std::isdigit(d[position]) && number < (1u << 30)) number = number * 10 + (d[position++] - '0');
+    while (position < size && std::isdigit(d[position]) && number < (1u << 30))
+      number = number * 10 + (d[position++] - '0');
   }
   if (position >= size) return runs_past(position + 1, size);
   const std::uint64_t channels = d[1] == '6' ? 3 : 1, sample_bytes = numbers[2] > 255 ? 2 : 1;

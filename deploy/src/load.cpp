@@ -2,9 +2,9 @@
 
 #include "export_checks.h"
 #include "lenet5/deploy/export.h"
-#include "lenet5/text/printable.h"
 #include "lenet5/engine/checkpoint.h"
 #include "lenet5/files/read.h"
+#include "lenet5/text/printable.h"
 
 namespace lenet5::deploy {
 namespace {
@@ -28,8 +28,8 @@ torch::jit::Module read_module(const std::string& path, const torch::Device& dev
   try {
     module = torch::jit::load(bytes, device, extra);
   } catch (const std::exception& e) {
-    throw DeployError(text::printable(path) + ": not a readable TorchScript model (corrupt, truncated or another format): " +
-                      error_summary(e));
+    throw DeployError(text::printable(path) +
+                      ": not a readable TorchScript model (corrupt, truncated or another format): " + error_summary(e));
   }
   metadata = extra[kMetadataFile];
   return module;
@@ -38,8 +38,10 @@ torch::jit::Module read_module(const std::string& path, const torch::Device& dev
 ExportMetadata read_metadata(const torch::jit::Module& module, const std::string& text, const std::string& file) {
   if (text.empty()) {
     if (is_checkpoint(module)) {
-      throw DeployError(file + ": is a training checkpoint, not an exported model; export it first with "
-                               "`lenet5 export --checkpoint " + file + " --out MODEL.pt`");
+      throw DeployError(file +
+                        ": is a training checkpoint, not an exported model; export it first with "
+                        "`lenet5 export --checkpoint " +
+                        file + " --out MODEL.pt`");
     }
     throw DeployError(file + ": TorchScript file without lenet5's " + kMetadataFile +
                       " (not written by `lenet5 export`)");

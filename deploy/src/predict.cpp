@@ -12,7 +12,8 @@ torch::Tensor ExportedModel::forward(const torch::Tensor& images) {
   try {
     if (!session) {
       session = std::make_shared<InferenceSession>(module, device);
-      for (const auto& note : session->notes()) std::cerr << "lenet5: note: " << text::printable(path) << ": " << note << "\n";
+      for (const auto& note : session->notes())
+        std::cerr << "lenet5: note: " << text::printable(path) << ": " << note << "\n";
     }
     scores = session->forward(images);
   } catch (const DeployError& e) {  // the session's own check: "the model ..."

@@ -43,8 +43,10 @@ void detail::run_self_test(ExportedModel& loaded) {
   const double relative = loaded.device.is_cpu() ? 1e-4 : 2e-2;
   const double difference = max_abs(scores.view({-1}) - expected);
   if (!(difference <= relative * std::max(1.0, max_abs(expected)))) {
-    throw DeployError(file + ": corrupt model: its scores for the self-test batch differ from those recorded at "
-                             "export (max difference " + std::to_string(difference) + ")");
+    throw DeployError(file +
+                      ": corrupt model: its scores for the self-test batch differ from those recorded at "
+                      "export (max difference " +
+                      std::to_string(difference) + ")");
   }
 }
 

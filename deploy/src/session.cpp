@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "lenet5/deploy/export.h"
-#include "lenet5/text/printable.h"
 #include "lenet5/model/lenet5.h"
+#include "lenet5/text/printable.h"
 
 namespace lenet5::deploy {
 using text::printable;
@@ -54,8 +54,7 @@ std::string disagreement(torch::jit::Module& candidate, torch::jit::Module& refe
 // The module compiled by `compile`, or nullopt with the reason in `notes` ("<what> not used: <why>").
 template <typename Compile>
 std::optional<torch::jit::Module> compiled(torch::jit::Module& reference, const torch::Device& device,
-                                           const std::string& what, Compile compile,
-                                           std::vector<std::string>& notes) {
+                                           const std::string& what, Compile compile, std::vector<std::string>& notes) {
   std::string why;
   try {
     auto copy = reference.clone();
@@ -87,7 +86,8 @@ void check_module(torch::jit::Module& module, const torch::Device& device) {
 torch::Tensor checked_scores(const c10::IValue& output, int64_t batch, const std::string& model) {
   const std::string expected = "[" + std::to_string(batch) + ", " + std::to_string(model::kNumClasses) + "]";
   if (!output.isTensor()) {
-    throw DeployError(text::printable(model) + ": forward returns " + type_of(output) + ", expected a tensor " + expected);
+    throw DeployError(text::printable(model) + ": forward returns " + type_of(output) + ", expected a tensor " +
+                      expected);
   }
   const auto scores = output.toTensor();
   if (scores.dim() != 2 || scores.size(0) != batch || scores.size(1) != model::kNumClasses) {

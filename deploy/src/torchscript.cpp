@@ -44,8 +44,7 @@ std::string forward_source(model::Variant variant) {
   if (variant == model::Variant::kClassic) {
     auto subsampling = [&](const std::string& layer) {
       return "    x = torch.avg_pool2d(x, [2, 2], [2, 2]) * 4.0\n    x = " +
-             squash("x * self." + layer + "_weight.view([1, -1, 1, 1]) + self." + layer +
-                    "_bias.view([1, -1, 1, 1])") +
+             squash("x * self." + layer + "_weight.view([1, -1, 1, 1]) + self." + layer + "_bias.view([1, -1, 1, 1])") +
              "\n";
     };
     src << "    x = torch.constant_pad_nd(x, [2, 2, 2, 2], 0.0) * " << number(kClassicInkRange) << " + "

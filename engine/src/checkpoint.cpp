@@ -153,7 +153,8 @@ void load_optimizer_state(const std::string& path, torch::optim::Optimizer& opti
     optimizer.load(optimizer_archive);
   } catch (const c10::Error&) {
     // LibTorch's text here is an internal assert ("please report a bug to PyTorch"): not the user's news.
-    throw CheckpointError(path + ": its optimiser state does not fit this run's optimiser (saved by another "
+    throw CheckpointError(path +
+                          ": its optimiser state does not fit this run's optimiser (saved by another "
                           "optimiser, or damaged)");
   }
 }

@@ -25,8 +25,8 @@ torch::Device resolve_device(const std::string& name) {
   // A device that is not there is a runtime error (exit 1), like a missing file: the flag itself is valid.
   if (!cuda_available) {
     throw std::runtime_error("--device " + name + ": CUDA is not available (this LibTorch build " +
-                                std::string(torch::cuda::device_count() == 0 ? "sees no CUDA device" : "lacks CUDA") +
-                                "); use --device cpu");
+                             std::string(torch::cuda::device_count() == 0 ? "sees no CUDA device" : "lacks CUDA") +
+                             "); use --device cpu");
   }
   const auto count = static_cast<int>(torch::cuda::device_count());
   if (index >= count) {

@@ -13,9 +13,9 @@ namespace {
 
 // What scoring the batches leaves on the device; read back once, at the end.
 struct DeviceTotals {
-  torch::Tensor loss_sum;    // float64 []
-  torch::Tensor confusion;   // int64 [100]: true * 10 + predicted
-  torch::Tensor non_finite;  // images with a NaN or infinite score
+  torch::Tensor loss_sum;                       // float64 []
+  torch::Tensor confusion;                      // int64 [100]: true * 10 + predicted
+  torch::Tensor non_finite;                     // images with a NaN or infinite score
   std::vector<torch::Tensor> wrong_confidence;  // confidence of each wrong prediction (-1 where right)
 };
 
@@ -24,8 +24,10 @@ DeviceTotals score_batches(const Scorer& scorer, const data::MnistDataset& data,
   const auto& images = data.images();
   const auto& targets = data.targets();
   const int64_t n = data.length();
-  DeviceTotals totals{torch::zeros({}, images.options().dtype(torch::kFloat64)), torch::zeros({100}, targets.options()),
-                      torch::zeros({}, targets.options()), {}};
+  DeviceTotals totals{torch::zeros({}, images.options().dtype(torch::kFloat64)),
+                      torch::zeros({100}, targets.options()),
+                      torch::zeros({}, targets.options()),
+                      {}};
   for (int64_t begin = 0; begin < n; begin += options.batch_size) {
     const int64_t end = std::min(n, begin + options.batch_size);
     auto x = images.slice(0, begin, end);
@@ -107,8 +109,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
 Evaluation evaluate(model::LeNet5& model, const data::MnistDataset& data, const EvaluateOptions& options) {
   const bool was_training = model->is_training();
   model->eval();
-  auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->variant(),
-                         options);
+  auto result = evaluate([&](const torch::Tensor& x) { return model->forward(x); }, data, model->variant(), options);
   model->train(was_training);
   return result;
 }

@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <optional>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -72,7 +72,8 @@ FlatAdamW::FlatAdamW(std::vector<torch::Tensor> parameters, torch::optim::AdamWO
   if (group.empty()) return;
   int64_t total = 0;
   for (const auto& p : group) {
-    if (p.dtype() != group.front().dtype() || p.device() != group.front().device() || !p.is_non_overlapping_and_dense()) {
+    if (p.dtype() != group.front().dtype() || p.device() != group.front().device() ||
+        !p.is_non_overlapping_and_dense()) {
       return;
     }
     offsets_.push_back(total);

@@ -34,8 +34,8 @@ RecipeSetting setting(const char* flag, const char* key, T TrainOptions::*member
 // A setting that config.json holds by its name in the enum's one name table; an unknown name throws
 // std::invalid_argument.
 template <typename Enum>
-RecipeSetting named_setting(const char* flag, const char* key, Enum TrainOptions::*member,
-                            std::string (*name_of)(Enum), Enum (*parse)(const std::string&)) {
+RecipeSetting named_setting(const char* flag, const char* key, Enum TrainOptions::*member, std::string (*name_of)(Enum),
+                            Enum (*parse)(const std::string&)) {
   return {flag, key, [member, name_of](const TrainOptions& o) { return json(name_of(o.*member)); },
           [member, parse](TrainOptions& o, const json& value) { o.*member = parse(value.get<std::string>()); }};
 }
@@ -140,7 +140,8 @@ TrainOptions resume_options(const TrainOptions& requested, const std::set<std::s
       if (given.count(s.flag) == 0 && config.contains(s.key)) s.set(options, config.at(s.key));
     }
     if (given.count("--epochs") == 0 && config.contains("epochs")) options.epochs = config.at("epochs").get<int64_t>();
-    if (given.count("--data") == 0 && config.contains("data_dir")) options.data_dir = config.at("data_dir").get<std::string>();
+    if (given.count("--data") == 0 && config.contains("data_dir"))
+      options.data_dir = config.at("data_dir").get<std::string>();
   } catch (const json::exception& e) {
     throw std::runtime_error(config_path(requested.out_dir) + ": unreadable run settings: " + e.what());
   } catch (const std::invalid_argument& e) {  // a name that no name table knows

@@ -14,9 +14,11 @@ double cosine_between(double from, double to, double fraction) {
 }  // namespace
 
 const std::vector<std::pair<std::string, Schedule>>& schedule_names() {
-  static const std::vector<std::pair<std::string, Schedule>> table = {
-      {"none", Schedule::kNone},         {"step", Schedule::kStep},   {"cosine", Schedule::kCosine},
-      {"onecycle", Schedule::kOneCycle}, {"paper", Schedule::kPaper}};
+  static const std::vector<std::pair<std::string, Schedule>> table = {{"none", Schedule::kNone},
+                                                                      {"step", Schedule::kStep},
+                                                                      {"cosine", Schedule::kCosine},
+                                                                      {"onecycle", Schedule::kOneCycle},
+                                                                      {"paper", Schedule::kPaper}};
   return table;
 }
 
@@ -24,7 +26,8 @@ Schedule parse_schedule(const std::string& name) {
   for (const auto& [known, schedule] : schedule_names()) {
     if (known == name) return schedule;
   }
-  throw std::invalid_argument("--schedule: unknown schedule '" + name + "': expected none, step, cosine, onecycle or paper");
+  throw std::invalid_argument("--schedule: unknown schedule '" + name +
+                              "': expected none, step, cosine, onecycle or paper");
 }
 
 std::string schedule_name(Schedule schedule) {
@@ -34,8 +37,7 @@ std::string schedule_name(Schedule schedule) {
   return "?";
 }
 
-double learning_rate_at(Schedule schedule, double base_lr, int64_t step, int64_t steps_per_epoch,
-                        int64_t total_steps) {
+double learning_rate_at(Schedule schedule, double base_lr, int64_t step, int64_t steps_per_epoch, int64_t total_steps) {
   const double progress = total_steps > 1 ? static_cast<double>(step) / static_cast<double>(total_steps - 1) : 0.0;
   switch (schedule) {
     case Schedule::kNone: return base_lr;

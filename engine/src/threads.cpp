@@ -19,11 +19,14 @@ int available_cores() {
 int set_cpu_threads(int threads, std::FILE* warnings) {
   if (threads < 0) throw std::invalid_argument("--threads: must be >= 0, got " + std::to_string(threads));
   if (threads > kMaxThreads) {
-    throw std::invalid_argument("--threads: must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(threads));
+    throw std::invalid_argument("--threads: must be at most " + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(threads));
   }
   const int cores = available_cores();
   if (threads > cores && warnings != nullptr) {
-    std::fprintf(warnings, "lenet5: warning: --threads %d exceeds the %d core%s this process may use; the threads will wait for each other\n",
+    std::fprintf(warnings,
+                 "lenet5: warning: --threads %d exceeds the %d core%s this process may use; the threads will wait for "
+                 "each other\n",
                  threads, cores, cores == 1 ? "" : "s");
   }
   const int count = threads == 0 ? cores : threads;

@@ -26,15 +26,17 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& opti
   auto parameters = net->parameters();
   const OptimizerKind kind = options.optimizer;
   if (kind == OptimizerKind::kSgd) {
-    return std::make_unique<torch::optim::SGD>(
-        parameters, torch::optim::SGDOptions(lr).momentum(options.momentum).nesterov(options.momentum > 0)
-                        .weight_decay(options.weight_decay));
+    return std::make_unique<torch::optim::SGD>(parameters, torch::optim::SGDOptions(lr)
+                                                               .momentum(options.momentum)
+                                                               .nesterov(options.momentum > 0)
+                                                               .weight_decay(options.weight_decay));
   }
   if (kind == OptimizerKind::kAdam) {
     return std::make_unique<torch::optim::Adam>(parameters,
                                                 torch::optim::AdamOptions(lr).weight_decay(options.weight_decay));
   }
-  return std::make_unique<FlatAdamW>(net->named_parameters(), torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
+  return std::make_unique<FlatAdamW>(net->named_parameters(),
+                                     torch::optim::AdamWOptions(lr).weight_decay(options.weight_decay));
 }
 
 }  // namespace
@@ -70,14 +72,16 @@ void validate(const TrainOptions& o) {
     if (!ok) throw std::invalid_argument(message);
   };
   require(o.epochs >= 1, "--epochs: must be at least 1, got " + std::to_string(o.epochs));
-  require(o.epochs <= kMaxEpochs, "--epochs: must be at most " + std::to_string(kMaxEpochs) + ", got " + std::to_string(o.epochs));
+  require(o.epochs <= kMaxEpochs,
+          "--epochs: must be at most " + std::to_string(kMaxEpochs) + ", got " + std::to_string(o.epochs));
   require(o.batch_size >= 1, "--batch-size: must be at least 1, got " + std::to_string(o.batch_size));
   require(o.lr >= 0 && std::isfinite(o.lr), "--lr: must be a positive number, got " + std::to_string(o.lr));
   require(o.momentum >= 0 && o.momentum < 1, "--momentum: must be in [0, 1), got " + std::to_string(o.momentum));
   require(o.weight_decay >= 0 && std::isfinite(o.weight_decay), "--weight-decay: must be >= 0");
   require(o.val_split >= 0 && o.val_split < 1, "--val-split: must be in [0, 1), got " + std::to_string(o.val_split));
   require(o.threads >= 0, "--threads: must be >= 0, got " + std::to_string(o.threads));
-  require(o.threads <= kMaxThreads, "--threads: must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(o.threads));
+  require(o.threads <= kMaxThreads,
+          "--threads: must be at most " + std::to_string(kMaxThreads) + ", got " + std::to_string(o.threads));
   require(o.target_accuracy >= 0 && o.target_accuracy <= 1,
           "--target-accuracy: must be a percentage in (0, 100], got " + std::to_string(100 * o.target_accuracy));
   require(o.log_every >= 1, "log interval must be at least 1");
@@ -86,12 +90,11 @@ void validate(const TrainOptions& o) {
   require(!o.resume || !o.out_dir.empty(), "--resume: needs --out RUN_DIR, the run to continue");
 }
 
-
 namespace {
 
 std::string resume_command(const std::string& run_dir) {
-  const bool plain = run_dir.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:") ==
-                     std::string::npos;
+  const bool plain = run_dir.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:") == std::string::npos;
   std::string quoted = "'";
   for (char c : run_dir) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return "lenet5 train --resume --out " + (plain ? run_dir : quoted + "'");
@@ -144,9 +147,11 @@ void prepare_model(Training& t, RunStart& start) {
     config = run_config_json(t.options, t.run_dir, t.device);
   }
   t.config_json = config.dump();
-  files::write_file_atomically((fs::path(t.run_dir) / run_files::kMetrics).string(), run_files::metrics_text(t.history));
+  files::write_file_atomically((fs::path(t.run_dir) / run_files::kMetrics).string(),
+                               run_files::metrics_text(t.history));
   files::write_file_atomically((fs::path(t.run_dir) / run_files::kConfig).string(), config.dump(2) + "\n");
-  if (!start.resumed) save_checkpoint(t.checkpoint_path, t.net, t.optimizer.get(), {t.variant, t.options.dataset, 0, -1, t.config_json});
+  if (!start.resumed)
+    save_checkpoint(t.checkpoint_path, t.net, t.optimizer.get(), {t.variant, t.options.dataset, 0, -1, t.config_json});
   for (const auto& m : t.history) t.best = std::max(t.best, selection_accuracy(m));
 }
 
@@ -155,7 +160,8 @@ void prepare_model(Training& t, RunStart& start) {
 int64_t run_epochs(Training& t, int64_t first_epoch, TrainResult& result) {
   const TrainOptions& options = t.options;
   int64_t images = 0;
-  const int64_t last_epoch = options.stop_after_epochs > 0 ? std::min(options.epochs, options.stop_after_epochs) : options.epochs;
+  const int64_t last_epoch =
+      options.stop_after_epochs > 0 ? std::min(options.epochs, options.stop_after_epochs) : options.epochs;
   for (int64_t epoch = first_epoch; epoch <= last_epoch; ++epoch) {
     const auto epoch_start = Clock::now();
     const EpochTraining training = train_epoch(t, epoch, epoch_start);

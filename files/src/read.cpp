@@ -39,8 +39,7 @@ const char* type_name(mode_t mode) {
 [[noreturn]] void refuse(const std::string& path, mode_t mode, InputKind kind) {
   const std::string expected = names_of(kind).expected;
   if (S_ISDIR(mode)) throw FileError(path + ": is a folder, expected " + expected);
-  throw FileError(path + ": is " + type_name(mode) + ", expected " + expected +
-                  " (lenet5 reads only regular files)");
+  throw FileError(path + ": is " + type_name(mode) + ", expected " + expected + " (lenet5 reads only regular files)");
 }
 
 [[noreturn]] void fail_to_open(const std::string& path, int error, InputKind kind) {

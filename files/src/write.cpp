@@ -46,9 +46,9 @@ std::string random_hex() {
 std::pair<std::string, int> create_temporary(const std::string& path) {
   const std::string name = fs::path(path).filename().string().substr(0, 128);
   for (int attempt = 0; attempt < 16; ++attempt) {
-    const std::string temporary = (fs::path(parent_of(path)) / ("." + name + kTemporaryMark +
-                                                                std::to_string(::getpid()) + "-" + random_hex()))
-                                      .string();
+    const std::string temporary =
+        (fs::path(parent_of(path)) / ("." + name + kTemporaryMark + std::to_string(::getpid()) + "-" + random_hex()))
+            .string();
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0) return {temporary, fd};
     if (errno != EEXIST) throw FileError(path + ": cannot write: " + error_text(errno));

@@ -53,10 +53,12 @@ std::vector<NamedTensor> LeNet5Impl::dense_tensors() const {
     const auto* sparse = layer.value()->as<SparseConv2dImpl>();
     for (const auto& parameter : layer.value()->named_parameters(/*recurse=*/false)) {
       const bool packed = sparse != nullptr && parameter.value().is_same(sparse->weight);
-      tensors.push_back({layer.key() + "." + parameter.key(), packed ? sparse->dense_weight() : parameter.value(), true});
+      tensors.push_back(
+          {layer.key() + "." + parameter.key(), packed ? sparse->dense_weight() : parameter.value(), true});
     }
     for (const auto& buffer : layer.value()->named_buffers(/*recurse=*/false)) {
-      if (buffer.value().is_floating_point()) tensors.push_back({layer.key() + "." + buffer.key(), buffer.value(), false});
+      if (buffer.value().is_floating_point())
+        tensors.push_back({layer.key() + "." + buffer.key(), buffer.value(), false});
     }
   }
   return tensors;

@@ -27,8 +27,13 @@ struct Geometry {
   bool channels_last;
 
   Geometry(torch::IntArrayRef input_sizes, bool channels_last_)
-      : batch(input_sizes[0]), channels(input_sizes[1]), height(input_sizes[2]), width(input_sizes[3]),
-        out_height(input_sizes[2] / 2), out_width(input_sizes[3] / 2), channels_last(channels_last_) {}
+      : batch(input_sizes[0]),
+        channels(input_sizes[1]),
+        height(input_sizes[2]),
+        width(input_sizes[3]),
+        out_height(input_sizes[2] / 2),
+        out_width(input_sizes[3] / 2),
+        channels_last(channels_last_) {}
 
   // A tensor that is both (one channel, say) is treated as NCHW: the memory order is the same.
   explicit Geometry(const torch::Tensor& x)
@@ -86,8 +91,8 @@ inline float select_bits(uint32_t take, float value) {
 // Sends each output gradient to the input position ATen's max_pool2d takes the maximum from: the first
 // (row-major) value equal to the maximum, or the last NaN when the maximum is NaN. The other three positions
 // of the window get zero.
-inline void route_window(float a, float b, float c, float d, float maximum, float grad, float* ga, float* gb,
-                         float* gc, float* gd) {
+inline void route_window(float a, float b, float c, float d, float maximum, float grad, float* ga, float* gb, float* gc,
+                         float* gd) {
   uint32_t take_a, take_b, take_c, take_d;
   if (maximum != maximum) {  // NaN: rare, so this branch is predictable
     take_d = d != d;
@@ -166,8 +171,7 @@ class MaxPool2x2Function : public torch::autograd::Function<MaxPool2x2Function> 
 
 bool max_pool_2x2_has_fast_path(const torch::Tensor& x) {
   return x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 && x.layout() == torch::kStrided &&
-         x.size(2) >= 2 && x.size(3) >= 2 &&
-         (x.is_contiguous() || x.is_contiguous(torch::MemoryFormat::ChannelsLast));
+         x.size(2) >= 2 && x.size(3) >= 2 && (x.is_contiguous() || x.is_contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 torch::Tensor max_pool_2x2(const torch::Tensor& x) {

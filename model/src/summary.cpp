@@ -1,6 +1,5 @@
 #include "lenet5/model/summary.h"
 
-
 namespace lenet5::model {
 namespace {
 

@@ -106,7 +106,8 @@ Axis linear_y_axis(const DataRange& r, const ChartOptions& o) {
   Axis ya;
   ya.lo = lo;
   ya.hi = hi;
-  for (double t = lo; t <= hi + step * 1e-6; t += step) ya.ticks.emplace_back(t, number(t, decimals_for(step)) + o.y_suffix);
+  for (double t = lo; t <= hi + step * 1e-6; t += step)
+    ya.ticks.emplace_back(t, number(t, decimals_for(step)) + o.y_suffix);
   return ya;
 }
 
@@ -117,7 +118,8 @@ struct Plot {
   bool log_y = false;
   Axis xa, ya;
 
-  explicit Plot(const ChartOptions& o) : width(o.width - left - right), height(o.height - top - bottom), log_y(o.log_y) {}
+  explicit Plot(const ChartOptions& o)
+      : width(o.width - left - right), height(o.height - top - bottom), log_y(o.log_y) {}
   double px(double x) const { return left + (x - xa.lo) / (xa.hi - xa.lo) * width; }
   double py(double y) const { return tick_y(log_y ? std::log10(y) : y); }
   double tick_y(double tick) const { return top + height - (tick - ya.lo) / (ya.hi - ya.lo) * height; }
@@ -159,8 +161,8 @@ void axes(std::ostringstream& svg, const Plot& plot) {
   const double left = Plot::left, top = Plot::top, bottom_y = Plot::top + plot.height;
   svg << "<g stroke=\"#e3e3ea\" stroke-width=\"1\">\n";
   for (const auto& [t, label] : plot.ya.ticks) {
-    svg << "<line x1=\"" << left << "\" y1=\"" << number(plot.tick_y(t)) << "\" x2=\"" << left + plot.width << "\" y2=\""
-        << number(plot.tick_y(t)) << "\"/>\n";
+    svg << "<line x1=\"" << left << "\" y1=\"" << number(plot.tick_y(t)) << "\" x2=\"" << left + plot.width
+        << "\" y2=\"" << number(plot.tick_y(t)) << "\"/>\n";
   }
   for (const auto& [t, label] : plot.xa.ticks) {
     svg << "<line x1=\"" << number(plot.px(t)) << "\" y1=\"" << top << "\" x2=\"" << number(plot.px(t)) << "\" y2=\""
@@ -211,7 +213,8 @@ std::string line_chart_svg(const std::vector<ChartSeries>& series, const ChartOp
   frame(svg, series, o, plot);
   if (!std::isfinite(range.x_min)) {
     svg << "<text x=\"" << Plot::left + plot.width / 2 << "\" y=\"" << Plot::top + plot.height / 2
-        << "\" text-anchor=\"middle\" fill=\"#888\" font-size=\"14\">" << escape(o.empty_message) << "</text>\n</svg>\n";
+        << "\" text-anchor=\"middle\" fill=\"#888\" font-size=\"14\">" << escape(o.empty_message)
+        << "</text>\n</svg>\n";
     return svg.str();
   }
   plot.xa = x_axis(range, o);

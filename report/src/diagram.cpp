@@ -32,9 +32,7 @@ Palette palette_for(const std::string& kind) {
   return {"#9d9d9d", "#cfcfcf", "#5a5a5a", "Other"};
 }
 
-bool is_feature_maps(const std::vector<int64_t>& shape) {
-  return shape.size() == 3 && (shape[1] > 1 || shape[2] > 1);
-}
+bool is_feature_maps(const std::vector<int64_t>& shape) { return shape.size() == 3 && (shape[1] > 1 || shape[2] > 1); }
 
 int64_t units(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -53,7 +51,7 @@ struct Shape {
   bool maps = false;
   int64_t count = 1;  // maps drawn
   double face_w = 0, face_h = 0;
-  double step = 0;    // offset between stacked maps (or the depth of a bar)
+  double step = 0;  // offset between stacked maps (or the depth of a bar)
   double width() const { return face_w + step * (maps ? static_cast<double>(count - 1) : 1.0); }
   double top() const { return -face_h / 2 - step * (maps ? static_cast<double>(count - 1) : 1.0); }
   double bottom() const { return face_h / 2; }
@@ -90,9 +88,9 @@ void draw(std::ostringstream& svg, const Shape& s, const Palette& p, double x, d
   svg << "<polygon points=\"" << number(x) << "," << number(y) << " " << number(x + d) << "," << number(y - d) << " "
       << number(x + w + d) << "," << number(y - d) << " " << number(x + w) << "," << number(y) << "\" fill=\""
       << p.light << "\" stroke=\"" << p.dark << "\" stroke-width=\"1\"/>\n";
-  svg << "<polygon points=\"" << number(x + w) << "," << number(y) << " " << number(x + w + d) << ","
-      << number(y - d) << " " << number(x + w + d) << "," << number(y + h - d) << " " << number(x + w) << ","
-      << number(y + h) << "\" fill=\"" << p.dark << "\" stroke=\"" << p.dark << "\" stroke-width=\"1\"/>\n";
+  svg << "<polygon points=\"" << number(x + w) << "," << number(y) << " " << number(x + w + d) << "," << number(y - d)
+      << " " << number(x + w + d) << "," << number(y + h - d) << " " << number(x + w) << "," << number(y + h)
+      << "\" fill=\"" << p.dark << "\" stroke=\"" << p.dark << "\" stroke-width=\"1\"/>\n";
   svg << "<rect x=\"" << number(x) << "\" y=\"" << number(y) << "\" width=\"" << number(w) << "\" height=\""
       << number(h) << "\" fill=\"" << p.fill << "\" stroke=\"" << p.dark << "\" stroke-width=\"1\"/>\n";
 }
@@ -143,7 +141,8 @@ std::vector<Palette> legend_of(const std::vector<DiagramLayer>& layers) {
   std::vector<Palette> legend;
   for (const auto& layer : layers) {
     const Palette p = palette_for(layer.kind);
-    if (std::none_of(legend.begin(), legend.end(), [&](const Palette& q) { return std::string(q.legend) == p.legend; })) {
+    if (std::none_of(legend.begin(), legend.end(),
+                     [&](const Palette& q) { return std::string(q.legend) == p.legend; })) {
       legend.push_back(p);
     }
   }
@@ -156,8 +155,8 @@ void draw_arrow(std::ostringstream& svg, double from, double to, double cy) {
   if (to - from <= 8) return;
   svg << "<line x1=\"" << number(from) << "\" y1=\"" << number(cy) << "\" x2=\"" << number(to - 6) << "\" y2=\""
       << number(cy) << "\" stroke=\"#9a9a9a\" stroke-width=\"1.5\"/>\n";
-  svg << "<polygon points=\"" << number(to) << "," << number(cy) << " " << number(to - 7) << "," << number(cy - 4) << " "
-      << number(to - 7) << "," << number(cy + 4) << "\" fill=\"#9a9a9a\"/>\n";
+  svg << "<polygon points=\"" << number(to) << "," << number(cy) << " " << number(to - 7) << "," << number(cy - 4)
+      << " " << number(to - 7) << "," << number(cy + 4) << "\" fill=\"#9a9a9a\"/>\n";
 }
 
 // Layer i: its drawing with a tooltip, the arrow to the next layer, and its name, shape and parameters below.
@@ -165,8 +164,9 @@ void draw_layer(std::ostringstream& svg, const std::vector<DiagramLayer>& layers
                 double labels_y) {
   const DiagramLayer& layer = layers[i];
   const double left = l.shape_left(i);
-  svg << "<g><title>" << escape(layer.name + ": " + layer.kind + ", " + shape_label(layer) + ", " +
-                               text::with_commas(layer.trainable_parameters) + " trainable parameters")
+  svg << "<g><title>"
+      << escape(layer.name + ": " + layer.kind + ", " + shape_label(layer) + ", " +
+                text::with_commas(layer.trainable_parameters) + " trainable parameters")
       << "</title>\n";
   draw(svg, l.shapes[i], palette_for(layer.kind), left, cy);
   svg << "</g>\n";
@@ -201,17 +201,18 @@ struct Grid {
 };
 
 void draw_grid_labels(std::ostringstream& svg, const Grid& g) {
-  svg << "<text x=\"" << number(Grid::left + Grid::cell * static_cast<double>(g.columns) / 2) << "\" y=\"" << Grid::top - 28
-      << "\" text-anchor=\"middle\" fill=\"#444\">C3 feature map</text>\n";
+  svg << "<text x=\"" << number(Grid::left + Grid::cell * static_cast<double>(g.columns) / 2) << "\" y=\""
+      << Grid::top - 28 << "\" text-anchor=\"middle\" fill=\"#444\">C3 feature map</text>\n";
   const double mid_y = Grid::top + Grid::cell * static_cast<double>(g.rows) / 2;
   svg << "<text x=\"40\" y=\"" << number(mid_y) << "\" text-anchor=\"middle\" fill=\"#444\" transform=\"rotate(-90 40 "
       << number(mid_y) << ")\">S2 feature map</text>\n";
   for (int64_t c = 0; c < g.columns; ++c) {
-    svg << "<text x=\"" << number(Grid::left + Grid::cell * (static_cast<double>(c) + 0.5)) << "\" y=\"" << Grid::top - 8
-        << "\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555\">" << c << "</text>\n";
+    svg << "<text x=\"" << number(Grid::left + Grid::cell * (static_cast<double>(c) + 0.5)) << "\" y=\""
+        << Grid::top - 8 << "\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555\">" << c << "</text>\n";
   }
   for (int64_t r = 0; r < g.rows; ++r) {
-    svg << "<text x=\"" << Grid::left - 8 << "\" y=\"" << number(Grid::top + Grid::cell * (static_cast<double>(r) + 0.5) + 4)
+    svg << "<text x=\"" << Grid::left - 8 << "\" y=\""
+        << number(Grid::top + Grid::cell * (static_cast<double>(r) + 0.5) + 4)
         << "\" text-anchor=\"end\" font-size=\"11\" fill=\"#555\">" << r << "</text>\n";
   }
 }
@@ -228,8 +229,8 @@ void draw_grid_cells(std::ostringstream& svg, const Grid& g, const std::vector<s
     }
   }
   svg << "<rect x=\"" << Grid::left << "\" y=\"" << Grid::top << "\" width=\""
-      << number(Grid::cell * static_cast<double>(g.columns)) << "\" height=\"" << number(Grid::cell * static_cast<double>(g.rows))
-      << "\" fill=\"none\" stroke=\"#666\"/>\n";
+      << number(Grid::cell * static_cast<double>(g.columns)) << "\" height=\""
+      << number(Grid::cell * static_cast<double>(g.rows)) << "\" fill=\"none\" stroke=\"#666\"/>\n";
 }
 
 // "3 maps read 4 · 1 map reads 6": how many C3 maps read how many S2 maps.
@@ -238,8 +239,8 @@ std::string fan_in_summary(const std::vector<std::vector<int64_t>>& table) {
   for (const auto& inputs : table) ++by_fan_in[inputs.size()];
   std::string groups;
   for (const auto& [fan_in, count] : by_fan_in) {
-    groups += (groups.empty() ? "" : " \xC2\xB7 ") + std::to_string(count) + (count == 1 ? " map reads " : " maps read ") +
-              std::to_string(fan_in);
+    groups += (groups.empty() ? "" : " \xC2\xB7 ") + std::to_string(count) +
+              (count == 1 ? " map reads " : " maps read ") + std::to_string(fan_in);
   }
   return groups;
 }
@@ -310,7 +311,8 @@ std::string c3_table_svg(const std::vector<std::vector<int64_t>>& table, int64_t
   draw_grid_cells(svg, grid, table);
   svg << "<text x=\"24\" y=\"" << number(height - 30) << "\" fill=\"#444\">" << connections << " of "
       << grid.columns * grid.rows << " possible connections</text>\n";
-  svg << "<text x=\"24\" y=\"" << number(height - 12) << "\" fill=\"#777\">" << escape(fan_in_summary(table)) << "</text>\n";
+  svg << "<text x=\"24\" y=\"" << number(height - 12) << "\" fill=\"#777\">" << escape(fan_in_summary(table))
+      << "</text>\n";
   svg << "</svg>\n";
   return svg.str();
 }

@@ -40,9 +40,11 @@ std::vector<std::vector<int64_t>> confusion_matrix(const json& rows, const Field
   return confusion;
 }
 
-std::vector<MistakeRecord> mistakes(const json& list, const Fields& fields, const std::string& path, std::size_t classes) {
+std::vector<MistakeRecord> mistakes(const json& list, const Fields& fields, const std::string& path,
+                                    std::size_t classes) {
   if (list.size() > kMaxMistakes) {
-    fields.fail("worst_mistakes", "has " + std::to_string(list.size()) + " entries, at most " + std::to_string(kMaxMistakes));
+    fields.fail("worst_mistakes",
+                "has " + std::to_string(list.size()) + " entries, at most " + std::to_string(kMaxMistakes));
   }
   const double top_class = static_cast<double>(classes) - 1;
   std::vector<MistakeRecord> records;
@@ -71,7 +73,8 @@ std::string evaluation_json(const EvaluationRecord& record) {
   if (!record.worst_mistakes.empty()) {
     auto& list = document["worst_mistakes"] = json::array();
     for (const auto& m : record.worst_mistakes) {
-      list.push_back({{"index", m.index}, {"label", m.label}, {"predicted", m.predicted}, {"confidence", m.confidence}});
+      list.push_back(
+          {{"index", m.index}, {"label", m.label}, {"predicted", m.predicted}, {"confidence", m.confidence}});
     }
   }
   return document.dump();
@@ -87,10 +90,13 @@ std::optional<EvaluationRecord> read_evaluation(const std::string& path, std::si
   e.accuracy = fields.number("accuracy", 0, 1);
   e.loss = fields.number("loss", -kAnyNumber, kAnyNumber);
   if (const json* accuracies = array_field(*document, fields, "per_class_accuracy", classes)) {
-    for (const auto& value : *accuracies) e.per_class_accuracy.push_back(fields.checked(value, "per_class_accuracy", 0, 1, false));
+    for (const auto& value : *accuracies)
+      e.per_class_accuracy.push_back(fields.checked(value, "per_class_accuracy", 0, 1, false));
   }
-  if (const json* rows = array_field(*document, fields, "confusion", classes)) e.confusion = confusion_matrix(*rows, fields, classes);
-  if (const json* list = array_field(*document, fields, "worst_mistakes", 0)) e.worst_mistakes = mistakes(*list, fields, path, classes);
+  if (const json* rows = array_field(*document, fields, "confusion", classes))
+    e.confusion = confusion_matrix(*rows, fields, classes);
+  if (const json* list = array_field(*document, fields, "worst_mistakes", 0))
+    e.worst_mistakes = mistakes(*list, fields, path, classes);
   return e;
 }
 

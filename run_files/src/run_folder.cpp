@@ -107,8 +107,9 @@ void RunFolder::lock() {
   if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
     ::close(lock_fd_);
     lock_fd_ = -1;
-    throw files::FileError(path_ + ": another lenet5 train is running in this folder; wait for it to end or choose "
-                                   "another --out");
+    throw files::FileError(path_ +
+                           ": another lenet5 train is running in this folder; wait for it to end or choose "
+                           "another --out");
   }
 }
 
@@ -120,8 +121,10 @@ void RunFolder::check_contents(bool resume) const {
     throw std::invalid_argument("--resume: " + checkpoint + " does not exist" + holds);
   }
   if (!resume && !present.empty()) {
-    throw std::invalid_argument("--out: " + path_ + " already holds a run; pass --resume to continue it or choose "
-                                "another folder (found " + present + ")");
+    throw std::invalid_argument("--out: " + path_ +
+                                " already holds a run; pass --resume to continue it or choose "
+                                "another folder (found " +
+                                present + ")");
   }
 }
 
@@ -129,7 +132,8 @@ RunFolder::~RunFolder() { release(); }
 
 void RunFolder::release() {
   // Folders created here and still empty go again (rmdir fails on a folder with anything in it).
-  for (fs::path folder = folder_path(path_); !created_top_.empty() && ::rmdir(folder.c_str()) == 0; folder = folder.parent_path()) {
+  for (fs::path folder = folder_path(path_); !created_top_.empty() && ::rmdir(folder.c_str()) == 0;
+       folder = folder.parent_path()) {
     if (folder == fs::path(created_top_)) break;
   }
   created_top_.clear();

@@ -17,10 +17,14 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   const unsigned char lead = byte(i);
   size_t length = 0;
   unsigned min_code = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) length = 2, min_code = 0x80;
-  else if (lead >= 0xE0 && lead <= 0xEF) length = 3, min_code = 0x800;
-  else if (lead >= 0xF0 && lead <= 0xF4) length = 4, min_code = 0x10000;
-  else return 0;
+  if (lead >= 0xC2 && lead <= 0xDF)
+    length = 2, min_code = 0x80;
+  else if (lead >= 0xE0 && lead <= 0xEF)
+    length = 3, min_code = 0x800;
+  else if (lead >= 0xF0 && lead <= 0xF4)
+    length = 4, min_code = 0x10000;
+  else
+    return 0;
   if (i + length > text.size()) return 0;
   unsigned code = lead & (0x7F >> length);
   for (size_t k = 1; k < length; ++k) {

@@ -28,8 +28,8 @@ struct BenchOptions {
   std::vector<int64_t> batch_sizes = {1, 8, 64, 256, 1024};
   std::vector<Mode> modes = {Mode::kEager, Mode::kTorchScript, Mode::kOptimized};
   torch::Device device = torch::kCPU;
-  int64_t warmup = 10;    // untimed iterations per mode and batch size
-  int64_t iterations = 0; // timed iterations; 0: as many as fit in `seconds`
+  int64_t warmup = 10;     // untimed iterations per mode and batch size
+  int64_t iterations = 0;  // timed iterations; 0: as many as fit in `seconds`
   double seconds = 1.0;
   int neighbour_load = 0;  // threads that keep the CPU busy while measuring, as another process's work would
 };

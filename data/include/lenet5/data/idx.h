@@ -23,8 +23,8 @@ enum class IdxKind : std::uint32_t {
 };
 
 struct IdxArray {
-  std::vector<std::uint32_t> dims;   // dims[0]: the records read (fewer than the file holds under max_records)
-  std::vector<std::uint8_t> values;  // row-major, product(dims) bytes
+  std::vector<std::uint32_t> dims;    // dims[0]: the records read (fewer than the file holds under max_records)
+  std::vector<std::uint8_t> values;   // row-major, product(dims) bytes
   std::uint32_t records_in_file = 0;  // dims[0] as the file's header gives it
 
   std::size_t count() const { return dims.empty() ? 0 : dims[0]; }

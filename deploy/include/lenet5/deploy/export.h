@@ -31,8 +31,8 @@ torch::jit::Module to_torchscript(model::LeNet5& model);
 
 struct ExportReport {
   int64_t bytes = 0;
-  std::string optimization;  // as recorded in the metadata: "none", "freeze" or "freeze+optimize_for_inference"
-  double max_abs_diff = 0;  // between the exported module and the eager model on a fixed check batch
+  std::string optimization;       // as recorded in the metadata: "none", "freeze" or "freeze+optimize_for_inference"
+  double max_abs_diff = 0;        // between the exported module and the eager model on a fixed check batch
   std::string optimization_note;  // why optimize_for_inference's module was not kept; empty when it was
 };
 

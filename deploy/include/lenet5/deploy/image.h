@@ -28,7 +28,9 @@ struct GrayImage {
   GrayImage() = default;
   GrayImage(int width_, int height_, float value = 0.0f)
       : width(width_), height(height_), pixels(static_cast<size_t>(width_) * static_cast<size_t>(height_), value) {}
-  float& at(int x, int y) { return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)]; }
+  float& at(int x, int y) {
+    return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)];
+  }
   float at(int x, int y) const {
     return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)];
   }

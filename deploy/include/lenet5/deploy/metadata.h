@@ -42,7 +42,7 @@ struct ExportMetadata {
   std::string source;                    // checkpoint the model came from
   // Written by export_torchscript (the values passed in are ignored), read back by load_exported.
   bool optimized = false;
-  std::string optimization;        // "none", "freeze" or "freeze+optimize_for_inference"
+  std::string optimization;         // "none", "freeze" or "freeze+optimize_for_inference"
   std::vector<float> check_scores;  // the module's scores for check_batch(), [16*10]
   TensorDigests tensor_digests;     // of the module as loaded; empty in files exported before they existed
   std::string input;

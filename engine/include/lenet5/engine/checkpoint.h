@@ -25,9 +25,9 @@ bool is_checkpoint_format(const std::string& tag);  // any version
 struct CheckpointInfo {
   model::Variant variant = model::Variant::kModern;
   data::DatasetKind dataset = data::DatasetKind::kMnist;
-  int64_t epoch = 0;           // epochs completed
-  double test_accuracy = -1;   // of this checkpoint's weights, when measured
-  std::string config_json;     // the run's config.json
+  int64_t epoch = 0;          // epochs completed
+  double test_accuracy = -1;  // of this checkpoint's weights, when measured
+  std::string config_json;    // the run's config.json
 };
 
 void save_checkpoint(const std::string& path, model::LeNet5& model, const torch::optim::Optimizer* optimizer,

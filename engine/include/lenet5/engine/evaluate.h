@@ -22,7 +22,7 @@ struct Evaluation {
   double accuracy = 0;  // fraction in [0,1]
   std::array<double, 10> per_class_accuracy{};
   std::array<std::array<int64_t, 10>, 10> confusion{};  // [true][predicted]
-  std::vector<Mistake> worst_mistakes;  // the most confidently wrong, most confident first
+  std::vector<Mistake> worst_mistakes;                  // the most confidently wrong, most confident first
 };
 
 // Any scorer mapping [N,1,28,28] pixels in [0,1] to scores [N,10]: an eager model or a TorchScript module.

@@ -38,7 +38,7 @@ class FlatAdamW : public torch::optim::AdamW {
 
   bool flat_ = false;
   torch::Tensor flat_parameters_, flat_gradients_, flat_exp_avg_, flat_exp_avg_sq_;
-  std::vector<int64_t> offsets_;  // where each parameter starts in the flat buffers
+  std::vector<int64_t> offsets_;    // where each parameter starts in the flat buffers
   std::vector<std::string> names_;  // for errors; empty when built from unnamed parameters
 };
 

@@ -20,7 +20,6 @@ std::string schedule_name(Schedule schedule);
 //   onecycle: PyTorch's OneCycleLR defaults (30% cosine warm-up from base/25, then down to base/25e4);
 //   paper:    the shape of the paper's schedule, per epoch: x1 (1-2), x0.4 (3-5), x0.2 (6-8), x0.1 (9-12),
 //             x0.02 after.
-double learning_rate_at(Schedule schedule, double base_lr, int64_t step, int64_t steps_per_epoch,
-                        int64_t total_steps);
+double learning_rate_at(Schedule schedule, double base_lr, int64_t step, int64_t steps_per_epoch, int64_t total_steps);
 
 }  // namespace lenet5::engine

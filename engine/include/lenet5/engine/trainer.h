@@ -32,23 +32,23 @@ struct TrainOptions {
   int64_t epochs = 3;
   int64_t batch_size = 64;
   OptimizerKind optimizer = OptimizerKind::kAdamW;
-  double lr = 0;                    // 0: the recommended rate for the optimiser and variant
-  double momentum = 0.9;            // sgd only
-  double weight_decay = 0;          // decoupled for adamw, L2 for sgd/adam
+  double lr = 0;            // 0: the recommended rate for the optimiser and variant
+  double momentum = 0.9;    // sgd only
+  double weight_decay = 0;  // decoupled for adamw, L2 for sgd/adam
   Schedule schedule = Schedule::kOneCycle;
   bool augment = false;
-  double val_split = 0;             // fraction of the training set held out for validation
+  double val_split = 0;  // fraction of the training set held out for validation
   std::string device = "auto";
-  int threads = 1;                  // CPU threads of every pool (set_cpu_threads); 0: one per core
+  int threads = 1;  // CPU threads of every pool (set_cpu_threads); 0: one per core
   uint64_t seed = 1;
-  std::string out_dir;              // empty: a new folder under runs/
+  std::string out_dir;  // empty: a new folder under runs/
   bool resume = false;
-  int64_t log_every = 50;           // steps between progress updates (and host syncs)
+  int64_t log_every = 50;  // steps between progress updates (and host syncs)
   int64_t eval_batch_size = 1000;
-  int64_t train_limit = 0;          // use only the first N training images (0: all); for quick runs
-  int64_t test_limit = 0;           // use only the first N test images (0: all)
-  int64_t stop_after_epochs = 0;    // stop (as if interrupted) once this many epochs are done; 0: never
-  double target_accuracy = 0;       // in (0,1]: stop after the first epoch whose test accuracy reaches it; 0: off
+  int64_t train_limit = 0;        // use only the first N training images (0: all); for quick runs
+  int64_t test_limit = 0;         // use only the first N test images (0: all)
+  int64_t stop_after_epochs = 0;  // stop (as if interrupted) once this many epochs are done; 0: never
+  double target_accuracy = 0;     // in (0,1]: stop after the first epoch whose test accuracy reaches it; 0: off
   // Checked between steps: once it reads true, training stops before the next step and throws TrainingStopped.
   const std::atomic<bool>* stop = nullptr;
 };
@@ -79,10 +79,11 @@ struct TrainResult {
   std::string run_dir;
   std::vector<EpochMetrics> history;  // every epoch of the run, resumed ones included
   double best_test_accuracy = 0;
-  double seconds = 0;                 // this process's training time
+  double seconds = 0;  // this process's training time
   double images_per_second = 0;
-  std::optional<int64_t> target_reached_epoch;  // the epoch that reached options.target_accuracy, if it was set and reached
-  bool already_complete = false;      // a resumed run that had nothing left to do
+  std::optional<int64_t>
+      target_reached_epoch;       // the epoch that reached options.target_accuracy, if it was set and reached
+  bool already_complete = false;  // a resumed run that had nothing left to do
 };
 
 class TrainObserver {

@@ -8,9 +8,9 @@ namespace lenet5::report {
 
 struct ChartSeries {
   std::string name;
-  std::string colour;      // any SVG colour, e.g. "#4e79a7"
+  std::string colour;  // any SVG colour, e.g. "#4e79a7"
   bool dashed = false;
-  std::vector<double> x;   // same length as y; points with a non-finite y are skipped
+  std::vector<double> x;  // same length as y; points with a non-finite y are skipped
   std::vector<double> y;
 };
 
@@ -20,11 +20,11 @@ struct ChartOptions {
   std::string y_label;
   int width = 560;
   int height = 320;
-  bool y_from_zero = false;     // start the y axis at 0 (losses)
-  double y_max_cap = 0;         // when > 0, the y axis never goes above it (accuracy in %)
-  bool integer_x = true;        // x ticks on whole numbers (epochs)
-  bool log_y = false;           // logarithmic y axis (learning rates); non-positive values are skipped
-  std::string y_suffix;         // appended to y tick labels and tooltips, e.g. "%"
+  bool y_from_zero = false;  // start the y axis at 0 (losses)
+  double y_max_cap = 0;      // when > 0, the y axis never goes above it (accuracy in %)
+  bool integer_x = true;     // x ticks on whole numbers (epochs)
+  bool log_y = false;        // logarithmic y axis (learning rates); non-positive values are skipped
+  std::string y_suffix;      // appended to y tick labels and tooltips, e.g. "%"
   std::string empty_message = "No data yet";
 };
 

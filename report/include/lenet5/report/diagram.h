@@ -9,8 +9,8 @@
 namespace lenet5::report {
 
 struct DiagramLayer {
-  std::string name;   // input, C1, S2, C3, S4, C5, F6, output
-  std::string kind;   // Input, Convolution, Subsampling, MaxPool, FullyConnected, EuclideanRBF
+  std::string name;            // input, C1, S2, C3, S4, C5, F6, output
+  std::string kind;            // Input, Convolution, Subsampling, MaxPool, FullyConnected, EuclideanRBF
   std::vector<int64_t> shape;  // output shape without the batch: {maps, rows, columns} or {units}
   int64_t trainable_parameters = 0;
 };

@@ -14,7 +14,7 @@ struct EpochRecord {
   double train_loss = 0, train_accuracy = 0;
   double test_loss = 0, test_accuracy = 0;
   std::optional<double> val_loss, val_accuracy;  // only when part of the training set was held out
-  double lr = 0;  // at the end of the epoch
+  double lr = 0;                                 // at the end of the epoch
   double seconds = 0;
   double images_per_second = 0;
 
