@@ -157,7 +157,7 @@ TEST(LeNet5Model, RbfScoreIsNegativeSquaredDistance) {
 TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
   LENET5_REQUIRE_MNIST();
   const std::string dir = lenet5::testing::mnist_dir();
-  const auto data = lenet5::data::MnistDataset(dir, lenet5::data::Split::kTest).slice(0, 256);
+  const auto data = lenet5::data::MnistDataset(dir, lenet5::data::Split::kTest).slice(0, 128);
   for (Variant variant : {Variant::kClassic, Variant::kModern}) {
     torch::manual_seed(0);
     LeNet5 net(variant);
@@ -165,7 +165,7 @@ TEST(LeNet5Model, OverfitsAFewHundredRealDigits) {
     auto loss_of = [&] { return net->loss(net->forward(data.images()), data.targets()); };
     const float initial = loss_of().item<float>();
     float final_loss = initial;
-    for (int step = 0; step < 150; ++step) {
+    for (int step = 0; step < 100; ++step) {
       optimizer.zero_grad();
       auto loss = loss_of();
       loss.backward();

@@ -56,7 +56,10 @@ TEST(ReadmeSnippets, CppSnippetBuildsWithItsCMakeBlockAndPrintsTheClass) {
                                  " -DCMAKE_BUILD_TYPE=Release" + " -DTorch_DIR=" + quoted(LENET5_TORCH_DIR) +
                                  " -DCMAKE_CXX_COMPILER=" + quoted(LENET5_CXX_COMPILER) + launcher + " 2>&1");
   ASSERT_EQ(configure.exit_code, 0) << configure.output;
-  const auto build = lenet5::testing::run_shell("cmake --build " + quoted(dir.file("build")) + " 2>&1");
+  // Paths relative to the temporary folder, so ccache (when there is one) finds the previous run's objects.
+  const auto build =
+      lenet5::testing::run_shell("CCACHE_BASEDIR=" + quoted(dir.path()) + " CCACHE_NOHASHDIR=1 cmake --build " +
+                                 quoted(dir.file("build")) + " 2>&1");
   ASSERT_EQ(build.exit_code, 0) << build.output;
   const auto run = lenet5::testing::run_shell("cd " + quoted(dir.path()) + " && build/classify 2>&1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
