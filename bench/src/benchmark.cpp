@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "lenet5/deploy/export.h"
@@ -110,7 +112,58 @@ double forward_flops_per_image(model::LeNet5& model) {
   return 2.0 * static_cast<double>(model::summarize(model).connections);
 }
 
-BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module> script, const BenchOptions& options) {
+namespace {
+
+// Forward in one of the inference modes on `images`; the objects it names outlive the returned step.
+std::function<void()> inference_step(Mode mode, model::LeNet5& model, torch::jit::Module& scripted,
+                                     std::optional<deploy::InferenceSession>& optimized, const torch::Tensor& images) {
+  switch (mode) {
+    case Mode::kEager:
+      return [&model, images] {
+        c10::InferenceMode inference;
+        model->forward(images);
+      };
+    case Mode::kTorchScript:
+      return [&scripted, images] {
+        c10::InferenceMode inference;
+        scripted.forward({images});
+      };
+    case Mode::kOptimized: return [&optimized, images] { optimized->forward(images); };
+    case Mode::kTrain: break;
+  }
+  throw std::logic_error("inference_step: " + mode_name(mode) + " is not an inference mode");
+}
+
+// One AdamW training step on random targets, on a copy so that timing never changes the weights being
+// benchmarked.
+std::function<void()> training_step(model::LeNet5& model, const torch::Tensor& images, const torch::Device& device) {
+  auto targets = torch::randint(0, model::kNumClasses, {images.size(0)},
+                                torch::TensorOptions().dtype(torch::kInt64).device(device));
+  model::LeNet5 copy = model.clone();
+  engine::move_model_to(copy, device);
+  copy->train();
+  auto optimizer = std::make_shared<engine::FlatAdamW>(copy->named_parameters(), torch::optim::AdamWOptions(1e-3));
+  return [copy, optimizer, images, targets]() mutable {
+    engine::clear_gradients(*optimizer);
+    copy->loss(copy->forward(images), targets).backward();
+    optimizer->step();
+  };
+}
+
+// The TorchScript module the script modes run (the given one, else the model's), on the device; an empty one
+// when no mode needs it.
+torch::jit::Module scripted_for(model::LeNet5& model, std::optional<torch::jit::Module> script,
+                                const BenchOptions& options) {
+  const bool needs_script = std::any_of(options.modes.begin(), options.modes.end(),
+                                        [](Mode m) { return m == Mode::kTorchScript || m == Mode::kOptimized; });
+  if (!needs_script) return torch::jit::Module();
+  torch::jit::Module scripted = script ? *script : deploy::to_torchscript(model);
+  scripted.to(options.device);
+  scripted.eval();
+  return scripted;
+}
+
+BenchReport report_header(model::LeNet5& model, const BenchOptions& options) {
   BenchReport report;
   report.device = options.device.str();
   report.threads = torch::get_num_threads();
@@ -118,17 +171,16 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
   report.torch_version = engine::torch_version();
   report.variant = model::variant_name(model->variant());
   report.flops_per_image = forward_flops_per_image(model);
+  return report;
+}
 
+}  // namespace
+
+BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module> script, const BenchOptions& options) {
+  BenchReport report = report_header(model, options);
   engine::move_model_to(model, options.device);
   model->eval();
-  const bool needs_script = std::any_of(options.modes.begin(), options.modes.end(),
-                                        [](Mode m) { return m == Mode::kTorchScript || m == Mode::kOptimized; });
-  torch::jit::Module scripted =
-      script ? *script : (needs_script ? deploy::to_torchscript(model) : torch::jit::Module());
-  if (needs_script) {
-    scripted.to(options.device);
-    scripted.eval();
-  }
+  torch::jit::Module scripted = scripted_for(model, std::move(script), options);
 
   BusyNeighbours neighbours(options.neighbour_load);
   for (Mode mode : options.modes) {
@@ -140,41 +192,9 @@ BenchReport run_benchmark(model::LeNet5& model, std::optional<torch::jit::Module
     for (int64_t batch_size : options.batch_sizes) {
       auto images = torch::rand({batch_size, 1, model::kImageSide, model::kImageSide},
                                 torch::TensorOptions().device(options.device));
-      std::function<void()> step;
-      std::unique_ptr<engine::FlatAdamW> optimizer;
-      torch::Tensor targets;
-      switch (mode) {
-        case Mode::kEager:
-          step = [&] {
-            c10::InferenceMode inference;
-            model->forward(images);
-          };
-          break;
-        case Mode::kTorchScript:
-          step = [&] {
-            c10::InferenceMode inference;
-            scripted.forward({images});
-          };
-          break;
-        case Mode::kOptimized: step = [&] { optimized->forward(images); }; break;
-        case Mode::kTrain:
-          // A copy, so timing never changes the weights being benchmarked.
-          targets = torch::randint(0, model::kNumClasses, {batch_size},
-                                   torch::TensorOptions().dtype(torch::kInt64).device(options.device));
-          step = [&, copy = model.clone()]() mutable {
-            if (!optimizer) {
-              engine::move_model_to(copy, options.device);
-              copy->train();
-              optimizer =
-                  std::make_unique<engine::FlatAdamW>(copy->named_parameters(), torch::optim::AdamWOptions(1e-3));
-            }
-            engine::clear_gradients(*optimizer);
-            copy->loss(copy->forward(images), targets).backward();
-            optimizer->step();
-          };
-          break;
-      }
-      BenchResult result = time_steps(step, options);
+      BenchResult result = time_steps(mode == Mode::kTrain ? training_step(model, images, options.device)
+                                                           : inference_step(mode, model, scripted, optimized, images),
+                                      options);
       result.mode = mode_name(mode);
       result.engine = mode == Mode::kOptimized     ? optimized->engine_for(batch_size)
                       : mode == Mode::kTorchScript ? "torchscript"
