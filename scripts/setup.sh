@@ -19,6 +19,8 @@ PACKAGES=(
   dataset-fashion-mnist
   clang libclang-rt-14-dev clang-format clang-tidy
   chromium librsvg2-bin
+  libgloo-dev libcpp-httplib-dev libxnnpack-dev libdnnl-dev
+  python3-onnx python3-fastapi python3-uvicorn python3-multipart python3-selenium chromium-driver wrk hey
 )
 
 install_missing_packages() {
