@@ -304,7 +304,7 @@ namespace {
 
 // The ink in [0,1] over a zero background (a light background inverted), cropped to the pixels above the
 // threshold. Throws ImageError when the picture holds no ink.
-GrayImage cropped_ink(const GrayImage& image, float ink_threshold) {
+GrayImage cropped_ink(const GrayImage& image, float ink_threshold, DigitView* box = nullptr) {
   const float background = median_of_border(image);
   const bool invert = background > 0.5f;
   const float lo = invert ? 1.0f - background : background;
@@ -326,6 +326,7 @@ GrayImage cropped_ink(const GrayImage& image, float ink_threshold) {
     }
   }
   GrayImage crop(x1 - x0 + 1, y1 - y0 + 1);
+  if (box != nullptr) box->x = x0, box->y = y0, box->width = crop.width, box->height = crop.height;
   for (int y = 0; y < crop.height; ++y) {
     for (int x = 0; x < crop.width; ++x) crop.at(x, y) = ink.at(x0 + x, y0 + y);
   }
@@ -350,6 +351,13 @@ GrayImage placed_in_field(const GrayImage& digit, const PreprocessOptions& optio
 }
 
 }  // namespace
+
+std::vector<DigitView> read_digits(const GrayImage& image, const PreprocessOptions& options) {
+  DigitView digit;
+  digit.view = preprocess(image, options);
+  if (image.width > 0 && image.height > 0) cropped_ink(image, options.ink_threshold, &digit);
+  return {digit};
+}
 
 GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options) {
   if (image.width <= 0 || image.height <= 0 ||

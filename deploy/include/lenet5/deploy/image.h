@@ -66,6 +66,16 @@ PreprocessOptions preprocess_options_for(data::DatasetKind dataset);
 // side x side pixels in [0,1]. Throws ImageError when the image holds no ink (a blank or flat picture).
 GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options = {});
 
+// One digit of a picture: the side x side view the network reads, and the digit's box in the picture.
+struct DigitView {
+  GrayImage view;
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// Every digit of the picture, left to right, each preprocessed like `preprocess` into its own view. Throws
+// ImageError when the picture holds no ink.
+std::vector<DigitView> read_digits(const GrayImage& image, const PreprocessOptions& options = {});
+
 // read_image + preprocess; errors name the file.
 GrayImage load_digit(const std::string& path, const PreprocessOptions& options = {});
 
