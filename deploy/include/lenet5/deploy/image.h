@@ -51,10 +51,12 @@ std::string encode_image(const GrayImage& image, const std::string& extension);
 void write_image(const std::string& path, const GrayImage& image);
 
 struct PreprocessOptions {
-  int side = 28;                // output field
-  int box = 20;                 // longest side of the digit after scaling
-  bool center_of_mass = true;   // centre by centre of mass (MNIST); false: centre the bounding box
-  float ink_threshold = 0.25f;  // fraction of the ink range that counts for the bounding box
+  int side = 28;                   // output field
+  int box = 20;                    // longest side of the digit after scaling
+  bool center_of_mass = true;      // centre by centre of mass (MNIST); false: centre the bounding box
+  float ink_threshold = 0.25f;     // fraction of a digit's peak ink that counts for its bounding box
+  bool flatten_background = true;  // measure ink against the paper around it (shadows); false: one level
+  bool split_digits = true;        // read_digits: marks side by side are separate digits
 };
 
 // MNIST: 20x20 box centred by mass; Fashion-MNIST (products resized to fill the field): 28x28 box, centred.

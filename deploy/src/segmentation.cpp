@@ -1,0 +1,187 @@
+#include "segmentation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+namespace lenet5::deploy {
+namespace {
+
+// Below this spread between the paper and a mark's strongest ink (in [0,1]) the mark is not ink.
+constexpr float kMinContrast = 0.1f;
+// A mark with less ink than this fraction of the largest one's is a speck, not part of a digit of its own.
+constexpr double kMinInkFraction = 0.05;
+// Marks whose horizontal extents overlap by this fraction of the narrower one belong to one digit.
+constexpr double kMergeOverlap = 0.5;
+// More digits than this is not a number: a page of text, a texture or noise.
+constexpr size_t kMaxDigits = 32;
+
+struct Component {
+  int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
+  double ink = 0;  // sum of the levels
+  float peak = 0;
+  int width() const { return x1 - x0 + 1; }
+  int height() const { return y1 - y0 + 1; }
+};
+
+struct Components {
+  std::vector<int> label;  // per pixel: the component's index, -1 for paper
+  std::vector<Component> list;
+};
+
+Components label_components(const GrayImage& ink, float floor) {
+  const int w = ink.width, h = ink.height;
+  Components components;
+  components.label.assign(ink.pixels.size(), -1);
+  std::vector<int> stack;
+  for (int start = 0; start < w * h; ++start) {
+    if (components.label[static_cast<size_t>(start)] >= 0 || ink.pixels[static_cast<size_t>(start)] <= floor) continue;
+    const int id = static_cast<int>(components.list.size());
+    Component c{start % w, start / w, start % w, start / w};
+    components.label[static_cast<size_t>(start)] = id;
+    stack.assign(1, start);
+    while (!stack.empty()) {
+      const int p = stack.back();
+      stack.pop_back();
+      const int x = p % w, y = p / w;
+      const float v = ink.pixels[static_cast<size_t>(p)];
+      c.x0 = std::min(c.x0, x), c.x1 = std::max(c.x1, x), c.y0 = std::min(c.y0, y), c.y1 = std::max(c.y1, y);
+      c.ink += v, c.peak = std::max(c.peak, v);
+      for (int ny = std::max(0, y - 1); ny <= std::min(h - 1, y + 1); ++ny) {
+        for (int nx = std::max(0, x - 1); nx <= std::min(w - 1, x + 1); ++nx) {
+          const size_t q = static_cast<size_t>(ny) * static_cast<size_t>(w) + static_cast<size_t>(nx);
+          if (components.label[q] >= 0 || ink.pixels[q] <= floor) continue;
+          components.label[q] = id;
+          stack.push_back(static_cast<int>(q));
+        }
+      }
+    }
+    components.list.push_back(c);
+  }
+  return components;
+}
+
+// The components that are ink: contrast above kMinContrast and not smaller than a speck.
+std::vector<int> marks_of(const Components& components, const InkMap& map) {
+  const int min_extent = std::max(3, std::max(map.ink.width, map.ink.height) / 100);
+  std::vector<int> marks;
+  for (size_t i = 0; i < components.list.size(); ++i) {
+    const auto& c = components.list[i];
+    if (c.peak - map.background >= kMinContrast && std::max(c.width(), c.height()) >= min_extent) {
+      marks.push_back(static_cast<int>(i));
+    }
+  }
+  if (marks.empty()) throw ImageError("no digit found: the picture is blank (no ink against its background)");
+  return marks;
+}
+
+bool overlap_horizontally(const Component& a, const Component& b) {
+  const int overlap = std::min(a.x1, b.x1) - std::max(a.x0, b.x0) + 1;
+  return overlap >= kMergeOverlap * std::min(a.width(), b.width());
+}
+
+Component united(const Component& a, const Component& b) {
+  return {std::min(a.x0, b.x0), std::min(a.y0, b.y0), std::max(a.x1, b.x1), std::max(a.y1, b.y1),
+          a.ink + b.ink,        std::max(a.peak, b.peak)};
+}
+
+// Per component, the digit it belongs to (-1: none); digits numbered left to right.
+std::vector<int> digit_of_components(const Components& components, const std::vector<int>& marks, bool split) {
+  double largest = 0;
+  for (int m : marks) largest = std::max(largest, components.list[static_cast<size_t>(m)].ink);
+  std::vector<Component> digits;
+  std::vector<std::vector<int>> members;
+  std::vector<int> small;
+  for (int m : marks) {
+    const auto& c = components.list[static_cast<size_t>(m)];
+    if (c.ink < kMinInkFraction * largest) {
+      small.push_back(m);
+    } else {
+      digits.push_back(c), members.push_back({m});
+    }
+  }
+  // Merge until no two digits overlap (a merge widens a digit, which may then overlap another).
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (size_t a = 0; a < digits.size() && !merged; ++a) {
+      for (size_t b = a + 1; b < digits.size() && !merged; ++b) {
+        if (split && !overlap_horizontally(digits[a], digits[b])) continue;
+        digits[a] = united(digits[a], digits[b]);
+        members[a].insert(members[a].end(), members[b].begin(), members[b].end());
+        digits.erase(digits.begin() + static_cast<std::ptrdiff_t>(b));
+        members.erase(members.begin() + static_cast<std::ptrdiff_t>(b));
+        merged = true;
+      }
+    }
+  }
+  if (digits.size() > kMaxDigits) {
+    throw ImageError("no number found: " + std::to_string(digits.size()) + " separate marks (at most " +
+                     std::to_string(kMaxDigits) + " digits are read)");
+  }
+  std::vector<size_t> order(digits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return digits[a].x0 < digits[b].x0; });
+  std::vector<int> digit_of(components.list.size(), -1);
+  for (size_t rank = 0; rank < order.size(); ++rank) {
+    for (int m : members[order[rank]]) digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
+  }
+  for (int m : small) {
+    const auto& c = components.list[static_cast<size_t>(m)];
+    const double cx = (c.x0 + c.x1) / 2.0, cy = (c.y0 + c.y1) / 2.0;
+    for (size_t rank = 0; rank < order.size(); ++rank) {
+      const auto& d = digits[order[rank]];
+      if (cx >= d.x0 && cx <= d.x1 && cy >= d.y0 && cy <= d.y1) digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
+    }
+  }
+  return digit_of;
+}
+
+// The digit's ink above the noise floor, scaled so that its peak is 1, cropped to its pixels above `ink_threshold` of the peak.
+InkRegion cut_out(const InkMap& map, const Components& components, const std::vector<int>& digit_of, int digit,
+                  float ink_threshold) {
+  const GrayImage& ink = map.ink;
+  auto in_digit = [&](size_t p) {
+    const int id = components.label[p];
+    return id >= 0 && digit_of[static_cast<size_t>(id)] == digit;
+  };
+  float peak = 0;
+  for (size_t p = 0; p < ink.pixels.size(); ++p) {
+    if (in_digit(p)) peak = std::max(peak, ink.pixels[p]);
+  }
+  int x0 = ink.width, y0 = ink.height, x1 = -1, y1 = -1;
+  for (int y = 0; y < ink.height; ++y) {
+    for (int x = 0; x < ink.width; ++x) {
+      const size_t p = static_cast<size_t>(y) * static_cast<size_t>(ink.width) + static_cast<size_t>(x);
+      if (!in_digit(p) || ink.pixels[p] <= ink_threshold * peak) continue;
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+    }
+  }
+  InkRegion region;
+  region.crop = GrayImage(x1 - x0 + 1, y1 - y0 + 1);
+  for (int y = 0; y < region.crop.height; ++y) {
+    for (int x = 0; x < region.crop.width; ++x) {
+      const size_t p = static_cast<size_t>(y0 + y) * static_cast<size_t>(ink.width) + static_cast<size_t>(x0 + x);
+      const float above_paper = (ink.pixels[p] - map.noise_floor) / (peak - map.noise_floor);
+      region.crop.at(x, y) = in_digit(p) ? std::clamp(above_paper, 0.0f, 1.0f) : 0.0f;
+    }
+  }
+  region.x = static_cast<int>(std::floor(x0 * map.scale_x));
+  region.y = static_cast<int>(std::floor(y0 * map.scale_y));
+  region.width = static_cast<int>(std::ceil((x1 + 1) * map.scale_x)) - region.x;
+  region.height = static_cast<int>(std::ceil((y1 + 1) * map.scale_y)) - region.y;
+  return region;
+}
+
+}  // namespace
+
+std::vector<InkRegion> find_digits(const InkMap& map, float ink_threshold, bool split) {
+  const Components components = label_components(map.ink, map.noise_floor);
+  const std::vector<int> digit_of = digit_of_components(components, marks_of(components, map), split);
+  const int digits = *std::max_element(digit_of.begin(), digit_of.end()) + 1;
+  std::vector<InkRegion> regions;
+  for (int d = 0; d < digits; ++d) regions.push_back(cut_out(map, components, digit_of, d, ink_threshold));
+  return regions;
+}
+
+}  // namespace lenet5::deploy
