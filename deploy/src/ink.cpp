@@ -49,6 +49,26 @@ GrayImage working_copy(const GrayImage& image) {
                 std::max(1, static_cast<int>(std::lround(image.height * shrink))));
 }
 
+// The paper without its ink: a closing on light paper (the strokes' dark valleys filled), an opening on dark.
+// Computed on the picture extended by `radius` copies of its edge pixels: clipped windows would not follow a
+// gradient up to the edge (the erosion would see only the lighter side there).
+GrayImage paper_of(const GrayImage& image, int radius, bool light_paper) {
+  const int w = image.width, h = image.height;
+  GrayImage extended(w + 2 * radius, h + 2 * radius);
+  for (int y = 0; y < extended.height; ++y) {
+    for (int x = 0; x < extended.width; ++x) {
+      extended.at(x, y) = image.at(std::clamp(x - radius, 0, w - 1), std::clamp(y - radius, 0, h - 1));
+    }
+  }
+  const GrayImage filtered =
+      light_paper ? min_filter(max_filter(extended, radius), radius) : max_filter(min_filter(extended, radius), radius);
+  GrayImage paper(w, h);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) paper.at(x, y) = filtered.at(x + radius, y + radius);
+  }
+  return paper;
+}
+
 // Ink high: on light paper how much of the paper's brightness the pixel lacks, on dark paper how much it adds.
 GrayImage ink_against(const GrayImage& image, const GrayImage& paper, bool light_paper, bool relative) {
   GrayImage ink(image.width, image.height);
@@ -70,11 +90,8 @@ InkMap find_ink(const GrayImage& image, bool flatten_background) {
   map.scale_x = static_cast<double>(image.width) / work.width;
   map.scale_y = static_cast<double>(image.height) / work.height;
   if (flatten_background) {
-    // Closing on light paper (the strokes' dark valleys filled), opening on dark: the paper without the ink.
     const int radius = std::max(1, static_cast<int>(kPaperWindow * std::min(work.width, work.height) / 2));
-    const GrayImage paper = light_paper ? min_filter(max_filter(work, radius), radius)
-                                        : max_filter(min_filter(work, radius), radius);
-    map.ink = ink_against(work, paper, light_paper, light_paper);
+    map.ink = ink_against(work, paper_of(work, radius, light_paper), light_paper, light_paper);
   } else {
     map.ink = ink_against(work, GrayImage(work.width, work.height, border), light_paper, false);
   }

@@ -91,7 +91,8 @@ GrayImage separable_extreme(const GrayImage& image, int radius, Better better) {
     const size_t row = static_cast<size_t>(y) * static_cast<size_t>(w);
     sliding_extreme(image.pixels.data() + row, rows.pixels.data() + row, w, 1, radius, queue, better);
   }
-  for (int x = 0; x < w; ++x) sliding_extreme(rows.pixels.data() + x, result.pixels.data() + x, h, w, radius, queue, better);
+  for (int x = 0; x < w; ++x)
+    sliding_extreme(rows.pixels.data() + x, result.pixels.data() + x, h, w, radius, queue, better);
   return result;
 }
 

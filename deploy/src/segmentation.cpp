@@ -8,8 +8,9 @@
 namespace lenet5::deploy {
 namespace {
 
-// Below this spread between the paper and a mark's strongest ink (in [0,1]) the mark is not ink.
-constexpr float kMinContrast = 0.1f;
+// Below this spread between the paper and a mark's strongest ink (in [0,1], relative to light paper) the mark
+// is not ink; nor below twice the noise floor's margin.
+constexpr float kMinContrast = 0.05f;
 // A mark with less ink than this fraction of the largest one's is a speck, not part of a digit of its own.
 constexpr double kMinInkFraction = 0.05;
 // Marks whose horizontal extents overlap by this fraction of the narrower one belong to one digit.
@@ -62,13 +63,14 @@ Components label_components(const GrayImage& ink, float floor) {
   return components;
 }
 
-// The components that are ink: contrast above kMinContrast and not smaller than a speck.
+// The components that are ink: strong enough, and not smaller than a speck.
 std::vector<int> marks_of(const Components& components, const InkMap& map) {
   const int min_extent = std::max(3, std::max(map.ink.width, map.ink.height) / 100);
+  const float min_peak = map.background + std::max(kMinContrast, 2 * (map.noise_floor - map.background));
   std::vector<int> marks;
   for (size_t i = 0; i < components.list.size(); ++i) {
     const auto& c = components.list[i];
-    if (c.peak - map.background >= kMinContrast && std::max(c.width(), c.height()) >= min_extent) {
+    if (c.peak >= min_peak && std::max(c.width(), c.height()) >= min_extent) {
       marks.push_back(static_cast<int>(i));
     }
   }
@@ -82,8 +84,8 @@ bool overlap_horizontally(const Component& a, const Component& b) {
 }
 
 Component united(const Component& a, const Component& b) {
-  return {std::min(a.x0, b.x0), std::min(a.y0, b.y0), std::max(a.x1, b.x1), std::max(a.y1, b.y1),
-          a.ink + b.ink,        std::max(a.peak, b.peak)};
+  return {std::min(a.x0, b.x0), std::min(a.y0, b.y0), std::max(a.x1, b.x1),
+          std::max(a.y1, b.y1), a.ink + b.ink,        std::max(a.peak, b.peak)};
 }
 
 // Per component, the digit it belongs to (-1: none); digits numbered left to right.
@@ -131,13 +133,15 @@ std::vector<int> digit_of_components(const Components& components, const std::ve
     const double cx = (c.x0 + c.x1) / 2.0, cy = (c.y0 + c.y1) / 2.0;
     for (size_t rank = 0; rank < order.size(); ++rank) {
       const auto& d = digits[order[rank]];
-      if (cx >= d.x0 && cx <= d.x1 && cy >= d.y0 && cy <= d.y1) digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
+      if (cx >= d.x0 && cx <= d.x1 && cy >= d.y0 && cy <= d.y1)
+        digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
     }
   }
   return digit_of;
 }
 
-// The digit's ink above the noise floor, scaled so that its peak is 1, cropped to its pixels above `ink_threshold` of the peak.
+// The digit's ink above the noise floor, scaled so that its peak is 1, cropped to its pixels above `ink_threshold` of
+// the peak.
 InkRegion cut_out(const InkMap& map, const Components& components, const std::vector<int>& digit_of, int digit,
                   float ink_threshold) {
   const GrayImage& ink = map.ink;
