@@ -98,7 +98,8 @@ double correlation(const GrayImage& a, const GrayImage& b, int dx = 0, int dy = 
   const double n = static_cast<double>(x.size());
   const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
   double xy = 0, xx = 0, yy = 0;
-  for (size_t i = 0; i < x.size(); ++i) xy += (x[i] - mx) * (y[i] - my), xx += (x[i] - mx) * (x[i] - mx), yy += (y[i] - my) * (y[i] - my);
+  for (size_t i = 0; i < x.size(); ++i)
+    xy += (x[i] - mx) * (y[i] - my), xx += (x[i] - mx) * (x[i] - mx), yy += (y[i] - my) * (y[i] - my);
   return xy / std::sqrt(xx * yy);
 }
 
@@ -130,9 +131,13 @@ std::string error_of(const std::function<void()>& action) {
 // ink, and the digit's view is the one it has in even light.
 TEST_F(DeployDigits, ShadowsAndGradientsAreNotInk) {
   const std::vector<std::pair<std::string, std::function<float(int, int)>>> lights = {
-      {"shadow", [](int x, int y) { return x + y < 190 ? 1.0f : x + y > 230 ? 0.3f : 1.0f - 0.7f * (x + y - 190) / 40.0f; }},
+      {"shadow",
+       [](int x, int y) { return x + y < 190   ? 1.0f
+                                 : x + y > 230 ? 0.3f
+                                               : 1.0f - 0.7f * (x + y - 190) / 40.0f; }},
       {"gradient", [](int x, int) { return 1.0f - 0.7f * static_cast<float>(x) / 200.0f; }},
-      {"spotlight", [](int x, int y) { return 1.0f - 0.6f * std::min(1.0f, std::hypot(x - 20.0f, y - 20.0f) / 180.0f); }},
+      {"spotlight",
+       [](int x, int y) { return 1.0f - 0.6f * std::min(1.0f, std::hypot(x - 20.0f, y - 20.0f) / 180.0f); }},
   };
   for (size_t i = 0; i < 10; ++i) {
     const std::vector<std::pair<GrayImage, std::pair<int, int>>> page = {{digit(i), {40, 20}}};
@@ -207,6 +212,16 @@ TEST_F(DeployDigits, DigitsSideBySideAreReadLeftToRight) {
   EXPECT_LE(number[0].x + number[0].width, 20 + 112);
   EXPECT_GE(number[1].y, 30);
 
+  // Under a shadow over most of the page's border (its median is dark paper, not ink).
+  Drawing shaded = wide;
+  shaded.light = [](int x, int y) {
+    return x + y < 190 ? 1.0f : x + y > 230 ? 0.3f : 1.0f - 0.7f * (x + y - 190) / 40.0f;
+  };
+  const auto in_shadow = read_digits(draw(shaded, {{four, {20, 20}}, {two, {150, 30}}}));
+  ASSERT_EQ(in_shadow.size(), 2u);
+  EXPECT_GT(similarity(in_shadow[0].view, alone_four.view), 0.95);
+  EXPECT_GT(similarity(in_shadow[1].view, alone_two.view), 0.95);
+
   auto whole = lenet5::deploy::preprocess_options_for(lenet5::data::DatasetKind::kFashionMnist);
   EXPECT_EQ(read_digits(draw(wide, {{four, {20, 20}}, {two, {150, 30}}}), whole).size(), 1u);
 }
@@ -218,7 +233,8 @@ TEST_F(DeployDigits, BoxesAreInThePicturesPixels) {
   const auto number = read_digits(draw(large, {{digit(0), {100, 300}}, {digit(1), {1500, 200}}}));
   ASSERT_EQ(number.size(), 2u);
   const DigitView small_first = only_digit(draw(Drawing{}, {{digit(0), {40, 20}}}));
-  for (size_t d = 0; d < 2; ++d) EXPECT_GT(similarity(number[d].view, only_digit(draw(Drawing{}, {{digit(d), {40, 20}}})).view), 0.9);
+  for (size_t d = 0; d < 2; ++d)
+    EXPECT_GT(similarity(number[d].view, only_digit(draw(Drawing{}, {{digit(d), {40, 20}}})).view), 0.9);
   // The drawn digit's ink box, scaled 16 times (4 times the small one's, drawn at scale 4).
   EXPECT_NEAR(number[0].x, 100 + 4 * (small_first.x - 40), 4);
   EXPECT_NEAR(number[0].y, 300 + 4 * (small_first.y - 20), 4);

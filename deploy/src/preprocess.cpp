@@ -112,4 +112,13 @@ GrayImage load_digit(const std::string& path, const PreprocessOptions& options) 
   }
 }
 
+std::vector<DigitView> load_digits(const std::string& path, const PreprocessOptions& options) {
+  const GrayImage image = read_image(path);
+  try {
+    return read_digits(image, options);
+  } catch (const ImageError& e) {
+    throw ImageError(text::printable(path) + ": " + e.what());
+  }
+}
+
 }  // namespace lenet5::deploy

@@ -11,8 +11,10 @@ namespace {
 // Below this spread between the paper and a mark's strongest ink (in [0,1], relative to light paper) the mark
 // is not ink; nor below twice the noise floor's margin.
 constexpr float kMinContrast = 0.05f;
-// A mark with less ink than this fraction of the largest one's is a speck, not part of a digit of its own.
-constexpr double kMinInkFraction = 0.05;
+// A mark with fewer pixels than this fraction of the largest one's, and shorter than kMinHeightFraction of
+// the tallest, is a speck, not a digit of its own (pixels, not ink: faint digits beside black dust).
+constexpr double kMinPixelFraction = 0.05;
+constexpr double kMinHeightFraction = 0.4;
 // Marks whose horizontal extents overlap by this fraction of the narrower one belong to one digit.
 constexpr double kMergeOverlap = 0.5;
 // More digits than this is not a number: a page of text, a texture or noise.
@@ -20,6 +22,7 @@ constexpr size_t kMaxDigits = 32;
 
 struct Component {
   int x0 = 0, y0 = 0, x1 = -1, y1 = -1;
+  long pixels = 0;
   double ink = 0;  // sum of the levels
   float peak = 0;
   int width() const { return x1 - x0 + 1; }
@@ -48,7 +51,7 @@ Components label_components(const GrayImage& ink, float floor) {
       const int x = p % w, y = p / w;
       const float v = ink.pixels[static_cast<size_t>(p)];
       c.x0 = std::min(c.x0, x), c.x1 = std::max(c.x1, x), c.y0 = std::min(c.y0, y), c.y1 = std::max(c.y1, y);
-      c.ink += v, c.peak = std::max(c.peak, v);
+      c.pixels += 1, c.ink += v, c.peak = std::max(c.peak, v);
       for (int ny = std::max(0, y - 1); ny <= std::min(h - 1, y + 1); ++ny) {
         for (int nx = std::max(0, x - 1); nx <= std::min(w - 1, x + 1); ++nx) {
           const size_t q = static_cast<size_t>(ny) * static_cast<size_t>(w) + static_cast<size_t>(nx);
@@ -90,14 +93,18 @@ Component united(const Component& a, const Component& b) {
 
 // Per component, the digit it belongs to (-1: none); digits numbered left to right.
 std::vector<int> digit_of_components(const Components& components, const std::vector<int>& marks, bool split) {
-  double largest = 0;
-  for (int m : marks) largest = std::max(largest, components.list[static_cast<size_t>(m)].ink);
+  long largest = 0;
+  int tallest = 0;
+  for (int m : marks) {
+    largest = std::max(largest, components.list[static_cast<size_t>(m)].pixels);
+    tallest = std::max(tallest, components.list[static_cast<size_t>(m)].height());
+  }
   std::vector<Component> digits;
   std::vector<std::vector<int>> members;
   std::vector<int> small;
   for (int m : marks) {
     const auto& c = components.list[static_cast<size_t>(m)];
-    if (c.ink < kMinInkFraction * largest) {
+    if (c.pixels < kMinPixelFraction * largest && c.height() < kMinHeightFraction * tallest) {
       small.push_back(m);
     } else {
       digits.push_back(c), members.push_back({m});

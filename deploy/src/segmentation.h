@@ -15,10 +15,10 @@ struct InkRegion {
 };
 
 // Marks are the 8-connected components above the noise floor whose ink stands out by kMinContrast. Those of at
-// least 5% of the largest one's ink (a speck of dust has less) form digits: with `split`, components that
-// overlap horizontally by half the narrower one's width make one digit (the pieces of a broken stroke, the
-// two strokes of a 4), returned left to right; without it, one digit of all of them. A smaller mark joins the
-// digit whose box holds its centre and is dropped elsewhere. Throws ImageError when no mark is found.
+// least 5% of the largest one's pixels or 40% of the tallest one's height (not a speck of dust) form digits: with
+// `split`, components that overlap horizontally by half the narrower one's width make one digit (the pieces of a broken
+// stroke, the two strokes of a 4), returned left to right; without it, one digit of all of them. A smaller mark joins
+// the digit whose box holds its centre and is dropped elsewhere. Throws ImageError when no mark is found.
 std::vector<InkRegion> find_digits(const InkMap& map, float ink_threshold, bool split);
 
 }  // namespace lenet5::deploy

@@ -80,6 +80,8 @@ std::vector<DigitView> read_digits(const GrayImage& image, const PreprocessOptio
 
 // read_image + preprocess; errors name the file.
 GrayImage load_digit(const std::string& path, const PreprocessOptions& options = {});
+// read_image + read_digits; errors name the file.
+std::vector<DigitView> load_digits(const std::string& path, const PreprocessOptions& options = {});
 
 // Centre of mass (x, y) in pixel-index coordinates, weighted by pixel value; (-1, -1) for an all-zero image.
 std::pair<double, double> center_of_mass(const GrayImage& image);
