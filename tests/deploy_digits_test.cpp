@@ -226,6 +226,23 @@ TEST_F(DeployDigits, DigitsSideBySideAreReadLeftToRight) {
   EXPECT_EQ(read_digits(draw(wide, {{four, {20, 20}}, {two, {150, 30}}}), whole).size(), 1u);
 }
 
+// A row of 40 bars is not a number: one line, not 40 predictions.
+TEST(DeployDigitsLimits, MoreThan32MarksAreRefused) {
+  GrayImage picture(800, 100, 1.0f);
+  for (int bar = 0; bar < 40; ++bar) {
+    for (int y = 20; y < 80; ++y) {
+      for (int x = 10 + 19 * bar; x < 16 + 19 * bar; ++x) picture.at(x, y) = 0.0f;
+    }
+  }
+  EXPECT_EQ(error_of([&] { read_digits(picture); }), "no number found: 40 separate marks (at most 32 digits are read)");
+  GrayImage fewer = picture;
+  for (int y = 0; y < 100; ++y) {
+    for (int x = 10 + 19 * 32; x < 800; ++x) fewer.at(x, y) = 1.0f;
+  }
+  EXPECT_EQ(read_digits(fewer).size(), 32u);
+  EXPECT_EQ(lenet5::deploy::preprocess(picture).width, 28) << "one view of everything";
+}
+
 // Pictures larger than the working size are read shrunk; boxes are still in the picture's own pixels.
 TEST_F(DeployDigits, BoxesAreInThePicturesPixels) {
   Drawing large;

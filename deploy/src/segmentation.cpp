@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <string>
+#include <utility>
 
 namespace lenet5::deploy {
 namespace {
@@ -87,61 +87,79 @@ bool overlap_horizontally(const Component& a, const Component& b) {
 }
 
 Component united(const Component& a, const Component& b) {
-  return {std::min(a.x0, b.x0), std::min(a.y0, b.y0), std::max(a.x1, b.x1),
-          std::max(a.y1, b.y1), a.ink + b.ink,        std::max(a.peak, b.peak)};
+  Component c;
+  c.x0 = std::min(a.x0, b.x0), c.y0 = std::min(a.y0, b.y0), c.x1 = std::max(a.x1, b.x1), c.y1 = std::max(a.y1, b.y1);
+  c.pixels = a.pixels + b.pixels, c.ink = a.ink + b.ink, c.peak = std::max(a.peak, b.peak);
+  return c;
 }
 
-// Per component, the digit it belongs to (-1: none); digits numbered left to right.
-std::vector<int> digit_of_components(const Components& components, const std::vector<int>& marks, bool split) {
+// A digit in the making: the box around its components.
+struct Group {
+  Component box;
+  std::vector<int> members;
+};
+
+// The marks large enough to be (part of) a digit, one group each, and the specks.
+std::pair<std::vector<Group>, std::vector<int>> groups_and_specks(const Components& components,
+                                                                  const std::vector<int>& marks) {
   long largest = 0;
   int tallest = 0;
   for (int m : marks) {
     largest = std::max(largest, components.list[static_cast<size_t>(m)].pixels);
     tallest = std::max(tallest, components.list[static_cast<size_t>(m)].height());
   }
-  std::vector<Component> digits;
-  std::vector<std::vector<int>> members;
-  std::vector<int> small;
+  std::vector<Group> groups;
+  std::vector<int> specks;
   for (int m : marks) {
     const auto& c = components.list[static_cast<size_t>(m)];
     if (c.pixels < kMinPixelFraction * largest && c.height() < kMinHeightFraction * tallest) {
-      small.push_back(m);
+      specks.push_back(m);
     } else {
-      digits.push_back(c), members.push_back({m});
+      groups.push_back({c, {m}});
     }
   }
-  // Merge until no two digits overlap (a merge widens a digit, which may then overlap another).
+  return {groups, specks};
+}
+
+// Merges groups until no two overlap horizontally (a merge widens a group, which may then overlap another);
+// without `split`, into one. Returns them left to right.
+std::vector<Group> merged_left_to_right(std::vector<Group> groups, bool split) {
   for (bool merged = true; merged;) {
     merged = false;
-    for (size_t a = 0; a < digits.size() && !merged; ++a) {
-      for (size_t b = a + 1; b < digits.size() && !merged; ++b) {
-        if (split && !overlap_horizontally(digits[a], digits[b])) continue;
-        digits[a] = united(digits[a], digits[b]);
-        members[a].insert(members[a].end(), members[b].begin(), members[b].end());
-        digits.erase(digits.begin() + static_cast<std::ptrdiff_t>(b));
-        members.erase(members.begin() + static_cast<std::ptrdiff_t>(b));
+    for (size_t a = 0; a < groups.size() && !merged; ++a) {
+      for (size_t b = a + 1; b < groups.size() && !merged; ++b) {
+        if (split && !overlap_horizontally(groups[a].box, groups[b].box)) continue;
+        groups[a].box = united(groups[a].box, groups[b].box);
+        groups[a].members.insert(groups[a].members.end(), groups[b].members.begin(), groups[b].members.end());
+        groups.erase(groups.begin() + static_cast<std::ptrdiff_t>(b));
         merged = true;
       }
     }
   }
+  std::sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) { return a.box.x0 < b.box.x0; });
+  return groups;
+}
+
+// Per component, the digit it belongs to (-1: none); digits numbered left to right. A speck belongs to the
+// digit whose box holds its centre.
+std::vector<int> digit_of_components(const Components& components, const std::vector<int>& marks, bool split) {
+  auto [groups, specks] = groups_and_specks(components, marks);
+  const std::vector<Group> digits = merged_left_to_right(std::move(groups), split);
   if (digits.size() > kMaxDigits) {
     throw ImageError("no number found: " + std::to_string(digits.size()) + " separate marks (at most " +
                      std::to_string(kMaxDigits) + " digits are read)");
   }
-  std::vector<size_t> order(digits.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return digits[a].x0 < digits[b].x0; });
   std::vector<int> digit_of(components.list.size(), -1);
-  for (size_t rank = 0; rank < order.size(); ++rank) {
-    for (int m : members[order[rank]]) digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
+  for (size_t d = 0; d < digits.size(); ++d) {
+    for (int m : digits[d].members) digit_of[static_cast<size_t>(m)] = static_cast<int>(d);
   }
-  for (int m : small) {
+  for (int m : specks) {
     const auto& c = components.list[static_cast<size_t>(m)];
     const double cx = (c.x0 + c.x1) / 2.0, cy = (c.y0 + c.y1) / 2.0;
-    for (size_t rank = 0; rank < order.size(); ++rank) {
-      const auto& d = digits[order[rank]];
-      if (cx >= d.x0 && cx <= d.x1 && cy >= d.y0 && cy <= d.y1)
-        digit_of[static_cast<size_t>(m)] = static_cast<int>(rank);
+    for (size_t d = 0; d < digits.size(); ++d) {
+      const auto& box = digits[d].box;
+      if (cx >= box.x0 && cx <= box.x1 && cy >= box.y0 && cy <= box.y1)
+        digit_of[static_cast<size_t>(m)] = static_cast<int>(d);
     }
   }
   return digit_of;
