@@ -95,11 +95,16 @@ class DeployCli : public ::testing::Test {
     data_ = lenet5::testing::mnist_dir();
   }
 
+  // Trained once a process: several tests use it.
+  static lenet5::model::LeNet5 trained_once() {
+    static const auto net = lenet5::testing::quick_trained_model(lenet5::model::Variant::kModern);
+    return net;
+  }
+
   // A checkpoint of a briefly trained (or, where the weights do not matter, a freshly initialised) model.
   void make_checkpoint(bool trained) {
     torch::manual_seed(5);
-    auto net = trained ? lenet5::testing::quick_trained_model(lenet5::model::Variant::kModern)
-                       : lenet5::model::LeNet5(lenet5::model::Variant::kModern);
+    auto net = trained ? trained_once() : lenet5::model::LeNet5(lenet5::model::Variant::kModern);
     lenet5::engine::CheckpointInfo info;
     info.variant = lenet5::model::Variant::kModern;
     info.epoch = 1;

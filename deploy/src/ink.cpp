@@ -39,7 +39,8 @@ float border_quantile(const GrayImage& image, double fraction) {
     border.push_back(image.at(0, y));
     if (w > 1) border.push_back(image.at(w - 1, y));
   }
-  auto at = border.begin() + static_cast<std::ptrdiff_t>(fraction * static_cast<double>(border.size() - 1));
+  const auto index = std::min(border.size() - 1, static_cast<size_t>(fraction * static_cast<double>(border.size())));
+  auto at = border.begin() + static_cast<std::ptrdiff_t>(index);
   std::nth_element(border.begin(), at, border.end());
   return *at;
 }
