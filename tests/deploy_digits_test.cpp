@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,25 @@ TEST_F(DeployDigits, FaintInkIsFoundAndBlankPicturesStayBlank) {
   for (const auto& blank : {GrayImage(120, 90, 0.7f), GrayImage(120, 90, 0.0f), draw(shaded, {})}) {
     EXPECT_THAT(error_of([&] { read_digits(blank); }), ::testing::HasSubstr("no digit found"));
     EXPECT_THAT(error_of([&] { lenet5::deploy::preprocess(blank); }), ::testing::HasSubstr("no digit found"));
+  }
+}
+
+// Sensor noise (a standard deviation of 0.03) on a page lit from one side: each digit is one digit, its view
+// that of the clean drawing; the same noise on a page with no digit is blank, not a digit made of noise.
+TEST_F(DeployDigits, NoiseIsNeitherInkNorADigit) {
+  std::mt19937 random(3);
+  std::normal_distribution<float> noise(0.0f, 0.03f);
+  auto noisy = [&](GrayImage picture) {
+    for (float& v : picture.pixels) v = std::clamp(v + noise(random), 0.0f, 1.0f);
+    return picture;
+  };
+  Drawing lit;
+  lit.light = [](int x, int) { return 1.0f - 0.5f * static_cast<float>(x) / 200.0f; };
+  for (size_t i = 0; i < 10; ++i) {
+    const std::vector<std::pair<GrayImage, std::pair<int, int>>> page = {{digit(i), {40, 20}}};
+    EXPECT_GT(similarity(only_digit(noisy(draw(lit, page))).view, only_digit(draw(Drawing{}, page)).view), 0.9)
+        << "test digit " << i;
+    EXPECT_THAT(error_of([&] { read_digits(noisy(draw(lit, {}))); }), ::testing::HasSubstr("no digit found"));
   }
 }
 

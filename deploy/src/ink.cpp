@@ -21,12 +21,6 @@ constexpr float kDarkestPaper = 0.2f;
 constexpr float kNoiseSigmas = 4.0f;
 constexpr float kMinNoiseFloor = 0.025f;
 
-float median_of(std::vector<float> values) {
-  auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
-  std::nth_element(values.begin(), middle, values.end());
-  return *middle;
-}
-
 // The value below which `fraction` of the border pixels lie.
 float border_quantile(const GrayImage& image, double fraction) {
   std::vector<float> border;
@@ -73,52 +67,70 @@ GrayImage paper_of(const GrayImage& image, int radius, bool light_paper) {
   return paper;
 }
 
-// The sum of `image` over the (2 radius + 1)^2 square around each pixel (clipped), from a summed-area table.
-std::vector<double> box_sums(const std::vector<double>& values, int w, int h, int radius) {
-  std::vector<double> table(static_cast<size_t>(w + 1) * static_cast<size_t>(h + 1), 0.0);
-  auto at = [&](int x, int y) -> double& {
-    return table[static_cast<size_t>(y) * static_cast<size_t>(w + 1) + static_cast<size_t>(x)];
-  };
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x)
-      at(x + 1, y + 1) = values[static_cast<size_t>(y) * static_cast<size_t>(w) + static_cast<size_t>(x)] +
-                         at(x, y + 1) + at(x + 1, y) - at(x, y);
-  }
-  std::vector<double> sums(values.size());
-  for (int y = 0; y < h; ++y) {
-    for (int x = 0; x < w; ++x) {
-      const int x0 = std::max(0, x - radius), x1 = std::min(w, x + radius + 1);
-      const int y0 = std::max(0, y - radius), y1 = std::min(h, y + radius + 1);
-      sums[static_cast<size_t>(y) * static_cast<size_t>(w) + static_cast<size_t>(x)] =
-          at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0);
+// Sums over rectangles in O(1): a summed-area table.
+class SummedArea {
+ public:
+  SummedArea(const std::vector<double>& values, int width, int height)
+      : width_(width), table_(static_cast<size_t>(width + 1) * static_cast<size_t>(height + 1), 0.0) {
+    for (int y = 0; y < height; ++y) {
+      for (int x = 0; x < width; ++x) {
+        at(x + 1, y + 1) = values[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)] +
+                           at(x, y + 1) + at(x + 1, y) - at(x, y);
+      }
     }
   }
-  return sums;
-}
+  // The sum over [x0, x1) x [y0, y1).
+  double sum(int x0, int y0, int x1, int y1) const { return at(x1, y1) - at(x0, y1) - at(x1, y0) + at(x0, y0); }
+
+ private:
+  double& at(int x, int y) { return table_[index(x, y)]; }
+  double at(int x, int y) const { return table_[index(x, y)]; }
+  size_t index(int x, int y) const {
+    return static_cast<size_t>(y) * static_cast<size_t>(width_ + 1) + static_cast<size_t>(x);
+  }
+  int width_;
+  std::vector<double> table_;
+};
 
 // On a gradient the closing is too dark under a stroke (it takes the paper on the downhill side): there the
-// paper becomes the average of the paper around, within `radius`.
+// paper becomes the average of the paper pixels within `radius`.
 void fill_under_ink(GrayImage& paper, const GrayImage& ink, float floor, int radius) {
+  const int w = paper.width, h = paper.height;
   const size_t n = paper.pixels.size();
   std::vector<double> is_paper(n), paper_values(n);
   for (size_t i = 0; i < n; ++i) {
     is_paper[i] = ink.pixels[i] <= floor ? 1.0 : 0.0;
     paper_values[i] = is_paper[i] * paper.pixels[i];
   }
-  const auto counts = box_sums(is_paper, paper.width, paper.height, radius);
-  const auto sums = box_sums(paper_values, paper.width, paper.height, radius);
-  for (size_t i = 0; i < n; ++i) {
-    if (is_paper[i] == 0.0 && counts[i] > 0.5) paper.pixels[i] = static_cast<float>(sums[i] / counts[i]);
+  const SummedArea counts(is_paper, w, h), sums(paper_values, w, h);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const size_t i = static_cast<size_t>(y) * static_cast<size_t>(w) + static_cast<size_t>(x);
+      if (is_paper[i] != 0.0) continue;
+      const int x0 = std::max(0, x - radius), x1 = std::min(w, x + radius + 1);
+      const int y0 = std::max(0, y - radius), y1 = std::min(h, y + radius + 1);
+      const double count = counts.sum(x0, y0, x1, y1);
+      if (count > 0.5) paper.pixels[i] = static_cast<float>(sums.sum(x0, y0, x1, y1) / count);
+    }
   }
 }
 
+// The median of values in [0, 1], to 1/4096, from a histogram (no copy to sort).
+template <typename Value>
+float median_in_unit_range(const std::vector<float>& pixels, Value value) {
+  constexpr int kBins = 4096;
+  std::vector<size_t> histogram(kBins, 0);
+  for (float v : pixels) ++histogram[static_cast<size_t>(std::clamp(value(v), 0.0f, 1.0f) * (kBins - 1))];
+  size_t seen = 0;
+  int bin = 0;
+  while (bin < kBins - 1 && (seen += histogram[static_cast<size_t>(bin)]) <= pixels.size() / 2) ++bin;
+  return static_cast<float>(bin) / (kBins - 1);
+}
+
 float noise_floor_of(const GrayImage& ink, float* background) {
-  *background = median_of(ink.pixels);
-  std::vector<float> deviations(ink.pixels.size());
-  std::transform(ink.pixels.begin(), ink.pixels.end(), deviations.begin(),
-                 [&](float v) { return std::abs(v - *background); });
-  const float sigma = 1.4826f * median_of(std::move(deviations));
-  return *background + std::max(kNoiseSigmas * sigma, kMinNoiseFloor);
+  *background = median_in_unit_range(ink.pixels, [](float v) { return v; });
+  const float deviation = median_in_unit_range(ink.pixels, [&](float v) { return std::abs(v - *background); });
+  return *background + std::max(kNoiseSigmas * 1.4826f * deviation, kMinNoiseFloor);
 }
 
 // Ink high: on light paper how much of the paper's brightness the pixel lacks, on dark paper how much it adds.
