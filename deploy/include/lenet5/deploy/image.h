@@ -1,6 +1,7 @@
-// Turning pictures of digits into what the network was trained on, the way MNIST was made: grayscale,
-// ink high on a zero background, the digit scaled into a 20x20 box (aspect ratio kept, anti-aliased) and
-// placed in a 28x28 field so that its centre of mass is at the centre. Torch-free.
+// Turning pictures of digits into what the network was trained on, the way MNIST was made: grayscale, ink
+// high on a zero background (measured against the paper around it: shadows are not ink), each digit scaled
+// into a 20x20 box (aspect ratio kept, anti-aliased) and placed in a 28x28 field so that its centre of mass
+// is at the centre; digits side by side are read left to right. Torch-free.
 #pragma once
 
 #include <cstddef>
@@ -62,10 +63,13 @@ struct PreprocessOptions {
 // MNIST: 20x20 box centred by mass; Fashion-MNIST (products resized to fill the field): 28x28 box, centred.
 PreprocessOptions preprocess_options_for(data::DatasetKind dataset);
 
-// The background (median of the border pixels) decides the polarity: a light background is inverted so that
-// ink is high. The ink range is then stretched to [0,1], the digit cropped to the pixels above the threshold,
-// scaled (area averaging when shrinking, bilinear when enlarging) and pasted into the field. Returns
-// side x side pixels in [0,1]. Throws ImageError when the image holds no ink (a blank or flat picture).
+// The whole picture as one digit. Ink is measured against the paper around it (flatten_background: the
+// paper's brightness estimated by a closing wider than any stroke, so shadows and gradients are not ink; a
+// light border, the lighter quarter of its pixels, means dark ink; otherwise against the border's median).
+// Ink is what stands above the paper's noise; marks are its connected components, and specks far from the
+// digit are dropped. The digit, cropped to its pixels above `ink_threshold` of its peak, is scaled (area
+// averaging when shrinking, bilinear when enlarging) and pasted into the field. Returns side x side pixels in
+// [0,1]. Throws ImageError when the picture holds no ink (a blank, flat or smoothly shaded picture).
 GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options = {});
 
 // One digit of a picture: the side x side view the network reads, and the digit's box in the picture.
@@ -74,8 +78,10 @@ struct DigitView {
   int x = 0, y = 0, width = 0, height = 0;
 };
 
-// Every digit of the picture, left to right, each preprocessed like `preprocess` into its own view. Throws
-// ImageError when the picture holds no ink.
+// Every digit of the picture, left to right, each preprocessed like `preprocess` into its own view: marks
+// that overlap horizontally by half the narrower one's width are one digit (a broken stroke), marks side by
+// side are separate digits (with split_digits; otherwise one view of all). Boxes are in the picture's pixels.
+// Throws ImageError when the picture holds no ink, or more than 32 digits.
 std::vector<DigitView> read_digits(const GrayImage& image, const PreprocessOptions& options = {});
 
 // read_image + preprocess; errors name the file.
