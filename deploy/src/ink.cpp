@@ -14,6 +14,9 @@ constexpr int kWorkingSide = 1024;
 // The paper is estimated over squares this fraction of the picture's shorter side: wider than any stroke of
 // a digit that fills the picture, narrower than the shadows and gradients it removes.
 constexpr double kPaperWindow = 0.4;
+// Paper whose estimate on a sketch this many pixels across varies by less than kFlatPaper is one level.
+constexpr int kSketchSide = 48;
+constexpr float kFlatPaper = 0.02f;
 // Paper darker than this (deep shadow) is divided by this instead, so its noise is not amplified.
 constexpr float kDarkestPaper = 0.2f;
 // Noise: pixels within this many standard deviations (estimated from the median absolute deviation) of the
@@ -144,11 +147,28 @@ GrayImage ink_against(const GrayImage& image, const GrayImage& paper, bool light
   return ink;
 }
 
+// Whether the paper is one level: its estimate on a sketch of the picture about kSketchSide pixels across
+// varies by less than kFlatPaper. Such pictures (scans, drawings on a canvas) skip the full-size estimate,
+// which would find that level everywhere.
+bool paper_is_flat(const GrayImage& work, bool light_paper) {
+  const double shrink = std::min(1.0, static_cast<double>(kSketchSide) / std::min(work.width, work.height));
+  const GrayImage sketch = resize(work, std::max(1, static_cast<int>(std::lround(work.width * shrink))),
+                                  std::max(1, static_cast<int>(std::lround(work.height * shrink))));
+  const int radius = std::max(1, static_cast<int>(kPaperWindow * std::min(sketch.width, sketch.height) / 2));
+  const GrayImage paper = paper_of(sketch, radius, light_paper);
+  const auto [lo, hi] = std::minmax_element(paper.pixels.begin(), paper.pixels.end());
+  return *hi - *lo < kFlatPaper;
+}
+
 // Ink measured against the paper around it. The paper is light when the lighter quarter of the border is:
 // a shadow may cover most of a page's border, a digit rarely a quarter of it.
 GrayImage ink_on_flattened_paper(const GrayImage& work, InkMap* map) {
-  const int radius = std::max(1, static_cast<int>(kPaperWindow * std::min(work.width, work.height) / 2));
   const bool light_paper = border_quantile(work, 0.75) > 0.5f;
+  if (paper_is_flat(work, light_paper)) {
+    const float level = border_quantile(work, light_paper ? 0.75 : 0.25);
+    return ink_against(work, GrayImage(work.width, work.height, level), light_paper, light_paper);
+  }
+  const int radius = std::max(1, static_cast<int>(kPaperWindow * std::min(work.width, work.height) / 2));
   GrayImage paper = paper_of(work, radius, light_paper);
   const GrayImage first = ink_against(work, paper, light_paper, light_paper);
   fill_under_ink(paper, first, noise_floor_of(first, &map->background), std::max(1, radius / 2));
