@@ -41,6 +41,16 @@ void print_where_results_are(const std::string& run_dir, bool linked) {
             << "export with: lenet5 export --checkpoint " << shown << "/best.pt --out " << shown << "/lenet5.pt\n";
 }
 
+// What data parallelism cost rank 0 (the all-reduces of the gradients and of the stop flag).
+void print_communication(const engine::Collective& group, int64_t batch_size) {
+  const auto s = group.statistics();
+  if (s.all_reduces == 0) return;
+  std::printf("data-parallel: %d ranks x batch %lld; %lld all-reduces, %.0f bytes and %.3f ms each on average\n",
+              group.world_size(), static_cast<long long>(batch_size), static_cast<long long>(s.all_reduces),
+              static_cast<double>(s.bytes) / static_cast<double>(s.all_reduces),
+              1000 * s.seconds / static_cast<double>(s.all_reduces));
+}
+
 // A rank other than 0 trains silently: rank 0 shows the progress and writes the run folder.
 void run_other_rank(engine::TrainOptions run, const CLI::App& sub) {
   if (run.resume) {
@@ -105,7 +115,10 @@ std::unique_ptr<engine::Collective> join_group(const distributed::LaunchEnvironm
 }
 
 void run_train(engine::TrainOptions options, const DistributedFlags& flags, const CLI::App& sub) {
-  if (flags.nproc > 0) return launch_ranks(flags.nproc);
+  if (flags.nproc > 0) {
+    if (!options.resume) resolve_data_dir(options.data_dir, options.dataset);  // its error once, not per rank
+    return launch_ranks(flags.nproc);
+  }
   const auto env = distributed::read_launch_environment();
   std::unique_ptr<engine::Collective> group;
   if (env) {
@@ -136,6 +149,7 @@ void run_train(engine::TrainOptions options, const DistributedFlags& flags, cons
   FanOutObserver fan_out(observers);
   try {
     const auto result = engine::train(run, &fan_out);
+    if (group != nullptr) print_communication(*group, run.batch_size);
     print_where_results_are(result.run_dir, link && is_latest_link_to(result.run_dir));
   } catch (const engine::TrainingStopped& e) {
     progress.end_line();

@@ -61,8 +61,7 @@ class WeightsRecorder : public engine::TrainObserver {
     std::vector<torch::Tensor> tensors;
     for (const auto& p : net->parameters()) {
       tensors.push_back(p.detach().clone());
-      const auto& state =
-          static_cast<const torch::optim::AdamWParamState&>(*optimizer.state().at(state_key<Key>(p)));
+      const auto& state = static_cast<const torch::optim::AdamWParamState&>(*optimizer.state().at(state_key<Key>(p)));
       tensors.push_back(state.exp_avg().clone());
       tensors.push_back(state.exp_avg_sq().clone());
       steps.push_back(state.step());
@@ -266,9 +265,9 @@ TEST(DistributedGroup, APortInUseIsNamed) {
     distributed::join_process_group(rank_environment(0, 1, port), {});
     FAIL() << "two stores on one port";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("rank 0: cannot host the rendezvous store at 127.0.0.1:" +
-                                         std::to_string(port)),
-              std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("rank 0: cannot host the rendezvous store at 127.0.0.1:" + std::to_string(port)),
+        std::string::npos)
         << e.what();
   }
 }
@@ -322,9 +321,14 @@ TEST(DistributedEnvironment, TorchrunVariablesAreReadAndChecked) {
     return found == vars.end() ? nullptr : found->second.c_str();
   };
   EXPECT_FALSE(distributed::read_launch_environment(get));
-  vars = {{"RANK", "1"},        {"WORLD_SIZE", "4"},      {"LOCAL_RANK", "1"},
-          {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "29500"},
-          {"TORCHELASTIC_RESTART_COUNT", "1"}, {"TORCHELASTIC_RUN_ID", "job"}};
+  vars = {{"RANK", "1"},
+          {"WORLD_SIZE", "4"},
+          {"LOCAL_RANK", "1"},
+          {"LOCAL_WORLD_SIZE", "2"},
+          {"MASTER_ADDR", "node0"},
+          {"MASTER_PORT", "29500"},
+          {"TORCHELASTIC_RESTART_COUNT", "1"},
+          {"TORCHELASTIC_RUN_ID", "job"}};
   const auto env = distributed::read_launch_environment(get);
   ASSERT_TRUE(env);
   EXPECT_EQ(env->rank, 1);
@@ -359,7 +363,8 @@ TEST(DistributedEnvironment, TorchrunVariablesAreReadAndChecked) {
 }
 
 TEST(DistributedLauncher, DropsTheNprocFlagOnly) {
-  const std::vector<std::string> args = {"lenet5", "train", "--nproc", "2", "--epochs", "1", "--nproc=3", "--", "--nproc"};
+  const std::vector<std::string> args = {"lenet5", "train",     "--nproc", "2",      "--epochs",
+                                         "1",      "--nproc=3", "--",      "--nproc"};
   EXPECT_EQ(distributed::without_flag(args, "--nproc"),
             (std::vector<std::string>{"lenet5", "train", "--epochs", "1", "--", "--nproc"}));
 }

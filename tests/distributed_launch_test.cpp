@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "readme_blocks.h"
 #include "test_files.h"
 
 namespace {
@@ -51,38 +53,40 @@ const char* kFindRank =
     "wait_epoch() { for i in $(seq 600); do grep -q \"\\\"epoch\\\":$2\" $1/metrics.jsonl 2>/dev/null && return; "
     "sleep 0.05; done; }; ";
 
-TEST(DistributedLaunch, NprocTrainsWithTwoRanks) {
-  LENET5_REQUIRE_MNIST();
-  TempDir dir;
-  const auto result = run(std::string(LENET5_BINARY) + " --version >/dev/null; " + LENET5_BINARY +
-                          train_flags(dir.file("run"), 1, 2000) + " --nproc 2");
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_EQ(metrics_of(dir.file("run")).size(), 1U);
-  EXPECT_EQ(config_of(dir.file("run")).at("world_size"), 2);
-  EXPECT_NE(result.output.find("run folder:"), std::string::npos) << result.output;
-}
-
-TEST(DistributedLaunch, TorchrunTrainsWithTwoRanks) {
+// The README's launch commands, as printed, from a folder whose .data is the real data; each run made short.
+TEST(DistributedLaunch, ReadmeCommandsTrainWithTwoRanks) {
   LENET5_REQUIRE_MNIST();
   if (!fs::exists(kTorchrun)) GTEST_SKIP() << kTorchrun << " is not installed (Debian: python3-torch)";
+  const auto blocks = lenet5::testing::fenced_blocks(lenet5::testing::read_text(LENET5_README), "sh",
+                                                     "## Distributed training (data parallel, c10d)");
+  ASSERT_FALSE(blocks.empty()) << "README: no sh block under '## Distributed training (data parallel, c10d)'";
+  std::istringstream lines(blocks.front());
   TempDir dir;
-  // A free rendezvous port of its own (--standalone's fixed 29400 could collide with another test).
-  const auto result = run(std::string(kTorchrun) + " --nnodes 1 --nproc_per_node 2 --rdzv_backend c10d " +
-                          "--rdzv_endpoint 127.0.0.1:0 --redirects 1 --tee 1 --no_python " + LENET5_BINARY +
-                          train_flags(dir.file("run"), 1, 2000));
-  ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_EQ(metrics_of(dir.file("run")).size(), 1U);
-  EXPECT_EQ(config_of(dir.file("run")).at("world_size"), 2);
+  fs::create_directory_symlink(fs::path(lenet5::testing::mnist_dir()).parent_path(), dir.file(".data"));
+  int commands = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    ++commands;
+    const auto out = line.substr(line.find("--out ") + 6);
+    const auto result = run("cd " + dir.path() + " && PATH=" + fs::path(LENET5_BINARY).parent_path().string() +
+                            ":$PATH " + line + " --epochs 1 --limit-train 2000 --limit-test 500");
+    ASSERT_EQ(result.exit_code, 0) << line << "\n" << result.output;
+    EXPECT_EQ(metrics_of(dir.file(out)).size(), 1U) << line;
+    EXPECT_EQ(config_of(dir.file(out)).at("world_size"), 2) << line;
+    if (line.rfind("lenet5", 0) == 0) EXPECT_NE(result.output.find("run folder:"), std::string::npos) << result.output;
+    if (line.rfind("torchrun", 0) == 0) EXPECT_NE(result.output.find("[default0]:"), std::string::npos);
+  }
+  EXPECT_EQ(commands, 3);
 }
 
 TEST(DistributedLaunch, AKilledRankStopsTheOthersWithALineNamingIt) {
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   const std::string out = dir.file("run");
-  const auto result = run(std::string(kFindRank) + LENET5_BINARY + train_flags(out, 3, 6400) +
-                          " --nproc 2 & launcher=$!; wait_epoch " + out + " 1; kill -9 $(rank_pid $launcher 1); " +
-                          "start=$(date +%s%N); wait $launcher; code=$?; " +
-                          "echo \"launcher exit $code after $(( ($(date +%s%N) - start) / 1000000 )) ms\"");
+  const auto result =
+      run(std::string(kFindRank) + LENET5_BINARY + train_flags(out, 3, 6400) + " --nproc 2 & launcher=$!; wait_epoch " +
+          out + " 1; kill -9 $(rank_pid $launcher 1); " + "start=$(date +%s%N); wait $launcher; code=$?; " +
+          "echo \"launcher exit $code after $(( ($(date +%s%N) - start) / 1000000 )) ms\"");
   EXPECT_NE(result.output.find("lenet5: error: rank 1 was killed by signal 9 (SIGKILL); stopped the other rank"),
             std::string::npos)
       << result.output;

@@ -23,8 +23,8 @@ int64_t whole_variable(const GetEnv& getenv, const char* name, int64_t min, int6
   char* end = nullptr;
   const long long value = std::strtoll(text, &end, 10);
   if (errno != 0 || *end != '\0' || value < min || value > max) {
-    throw std::invalid_argument(std::string(name) + "='" + text + "' is not a whole number in [" +
-                                std::to_string(min) + ", " + std::to_string(max) + "]");
+    throw std::invalid_argument(std::string(name) + "='" + text + "' is not a whole number in [" + std::to_string(min) +
+                                ", " + std::to_string(max) + "]");
   }
   return value;
 }

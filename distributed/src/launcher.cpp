@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,13 +160,15 @@ LaunchOutcome launch_local_ranks(const std::string& executable, const std::vecto
   env.run_id = "lenet5-" + std::to_string(getpid());
   std::vector<pid_t> ranks(static_cast<size_t>(nproc), -1);
   received_signal = 0;
-  struct sigaction action {}, old_int{}, old_term{};
+  struct sigaction action {
+  }, old_int{}, old_term{};
   action.sa_handler = forward_signal;
   sigemptyset(&action.sa_mask);
   forward_to = &ranks;
   sigaction(SIGINT, &action, &old_int);
   sigaction(SIGTERM, &action, &old_term);
   std::fflush(nullptr);
+  std::string start_failure;
   for (int r = 0; r < nproc && received_signal == 0; ++r) {
     env.rank = r;
     env.local_rank = r;
@@ -173,18 +176,22 @@ LaunchOutcome launch_local_ranks(const std::string& executable, const std::vecto
     if (pid == 0) {
       sigaction(SIGINT, &old_int, nullptr);
       sigaction(SIGTERM, &old_term, nullptr);
+      // Its own process group: a terminal's Ctrl-C reaches the ranks once, through the launcher (a second
+      // SIGINT would end them at once instead of before their next step); and it ends with the launcher.
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       exec_rank(executable, args, env);
     }
     if (pid < 0) {
-      for (pid_t p : ranks) {
-        if (p > 0) kill(p, SIGTERM);
-      }
+      signal_ranks(ranks, SIGTERM);
+      start_failure = "cannot start rank " + std::to_string(r) + ": " + std::strerror(errno);
       break;
     }
     ranks[static_cast<size_t>(r)] = pid;
   }
   LaunchOutcome outcome;
   outcome.failure = wait_for_ranks(ranks, grace_seconds);
+  if (!start_failure.empty()) outcome.failure = start_failure;
   forward_to = nullptr;
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);

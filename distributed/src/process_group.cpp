@@ -107,7 +107,10 @@ class GroupCollective : public engine::Collective {
   int rank() const override { return rank_; }
   int world_size() const override { return size_; }
 
+  Statistics statistics() const override { return statistics_; }
+
   void all_reduce_sum(torch::Tensor& tensor) override {
+    const auto start = Clock::now();
     std::vector<at::Tensor> tensors{tensor};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
@@ -117,6 +120,9 @@ class GroupCollective : public engine::Collective {
 #endif
       return gloo_->allreduce(tensors, options);
     });
+    statistics_.all_reduces += 1;
+    statistics_.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
+    statistics_.seconds += std::chrono::duration<double>(Clock::now() - start).count();
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
@@ -184,6 +190,7 @@ class GroupCollective : public engine::Collective {
   std::vector<Peer> peers_;
   Milliseconds timeout_;
   int64_t shared_ = 0;
+  Statistics statistics_;
 };
 
 // c10d logs every failed connection attempt and bind to stderr; while joining, its errors become lenet5's one
@@ -199,9 +206,7 @@ class QuietC10dLogs {
 #endif
 };
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 // Rank 0 hosts the store (unless torchrun's agent does); the others connect to it.
 c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnvironment& env, Milliseconds timeout) {
@@ -263,7 +268,7 @@ std::vector<Peer> check_membership(c10d::Store& store, const LaunchEnvironment& 
   return peers;
 }
 
-std::shared_ptr<::gloo::transport::Device> gloo_device(const LaunchEnvironment& env) {
+std::shared_ptr< ::gloo::transport::Device> gloo_device(const LaunchEnvironment& env) {
   if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
   }
@@ -284,7 +289,8 @@ std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& 
     peers = check_membership(*store, env, options.timeout);
   } catch (const c10::Error& e) {  // the store itself failed: rank 0 (its host) is gone, or a timeout
     throw std::runtime_error("rank " + std::to_string(env.rank) + ": joining the group at " + env.master_addr + ":" +
-                             std::to_string(env.master_port) + " failed: " + text::first_line(e.what_without_backtrace()));
+                             std::to_string(env.master_port) +
+                             " failed: " + text::first_line(e.what_without_backtrace()));
   }
   auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
   gloo_options->devices.push_back(gloo_device(env));

@@ -23,8 +23,8 @@ struct LaunchEnvironment {
   int local_world_size = 1;
   std::string master_addr = "127.0.0.1";
   uint16_t master_port = 29500;
-  int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT: how often torchrun restarted the group
-  std::string run_id;     // TORCHELASTIC_RUN_ID
+  int restart_count = 0;     // TORCHELASTIC_RESTART_COUNT: how often torchrun restarted the group
+  std::string run_id;        // TORCHELASTIC_RUN_ID
   bool agent_store = false;  // TORCHELASTIC_USE_AGENT_STORE=True (torchrun 2.x): the agent hosts the store
 };
 

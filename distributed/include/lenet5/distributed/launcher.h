@@ -15,8 +15,8 @@ std::vector<std::string> without_flag(const std::vector<std::string>& args, cons
 int free_local_port();
 
 struct LaunchOutcome {
-  int signal = 0;        // the signal (SIGINT, SIGTERM) that stopped the launcher and was passed on; 0: none
-  std::string failure;   // empty when every rank exited 0; else one line naming the first rank that failed
+  int signal = 0;       // the signal (SIGINT, SIGTERM) that stopped the launcher and was passed on; 0: none
+  std::string failure;  // empty when every rank exited 0; else one line naming the first rank that failed
 };
 
 // Starts `nproc` ranks of `executable` with `args` (args[0] becomes their argv[0]), rank r with RANK=r,

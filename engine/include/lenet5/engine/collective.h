@@ -19,6 +19,12 @@ class Collective {
   virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
   // In place: every rank ends with rank `root`'s values.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
+  // What the all-reduces so far cost this rank: their number, bytes and seconds (from the call to the result).
+  struct Statistics {
+    int64_t all_reduces = 0, bytes = 0;
+    double seconds = 0;
+  };
+  virtual Statistics statistics() const = 0;
   // `text` as rank 0 gave it, on every rank (e.g. the run folder rank 0 chose).
   virtual std::string share_from_rank0(const std::string& text) = 0;
 };
