@@ -138,4 +138,18 @@ TEST(DistributedLaunch, WrongLaunchEnvironmentsAreOneLineErrors) {
   EXPECT_FALSE(fs::exists(dir.file("run"))) << "a failed join leaves no run folder";
 }
 
+TEST(DistributedLaunch, SigtermToTheLauncherStopsEveryRankBeforeTheSameStep) {
+  LENET5_REQUIRE_MNIST();
+  TempDir dir;
+  const std::string out = dir.file("run");
+  const auto result =
+      run(std::string(kFindRank) + LENET5_BINARY + train_flags(out, 6, 6400) + " --nproc 2 & launcher=$!; wait_epoch " +
+          out + " 1; kill -TERM $launcher; " + "wait $launcher; echo \"launcher exit $?\"");
+  EXPECT_NE(result.output.find("launcher exit 143"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("lenet5: training stopped; "), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("lost"), std::string::npos) << result.output;  // no rank left the others behind
+  EXPECT_EQ(result.output.find("error"), std::string::npos) << result.output;
+  EXPECT_LT(metrics_of(out).size(), 6U);
+}
+
 }  // namespace

@@ -167,6 +167,9 @@ LaunchOutcome launch_local_ranks(const std::string& executable, const std::vecto
   forward_to = &ranks;
   sigaction(SIGINT, &action, &old_int);
   sigaction(SIGTERM, &action, &old_term);
+  // A signal this process ignores (SIGINT in a shell's background job) stays ignored, as it is in the ranks.
+  if (old_int.sa_handler == SIG_IGN) sigaction(SIGINT, &old_int, nullptr);
+  if (old_term.sa_handler == SIG_IGN) sigaction(SIGTERM, &old_term, nullptr);
   std::fflush(nullptr);
   std::string start_failure;
   for (int r = 0; r < nproc && received_signal == 0; ++r) {

@@ -196,7 +196,10 @@ int64_t run_epochs(Training& t, int64_t first_epoch, TrainResult& result) {
       result.target_reached_epoch = epoch;
       break;
     }
-    if (epoch < last_epoch && stop_requested(options)) throw stopped(t.run_dir, epoch, options.epochs);
+    // In a group the ranks agree on stopping at the next epoch's first step instead (train_epoch).
+    if (epoch < last_epoch && t.group == nullptr && stop_requested(options)) {
+      throw stopped(t.run_dir, epoch, options.epochs);
+    }
   }
   return images;
 }
