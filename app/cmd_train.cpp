@@ -1,4 +1,6 @@
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -7,6 +9,9 @@
 #include "commands.h"
 #include "latest_link.h"
 #include "lenet5/data/mnist_dataset.h"
+#include "lenet5/distributed/environment.h"
+#include "lenet5/distributed/launcher.h"
+#include "lenet5/distributed/process_group.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/engine/stop_signals.h"
 #include "lenet5/engine/threads.h"
@@ -16,6 +21,8 @@
 
 namespace lenet5::app {
 namespace {
+
+constexpr int64_t kMaxRanks = 1024;  // --nproc: local processes
 
 // Points runs/latest at a run whose folder lenet5 chose (no --out), once training starts.
 class LatestRunLink : public engine::TrainObserver {
@@ -34,14 +41,100 @@ void print_where_results_are(const std::string& run_dir, bool linked) {
             << "export with: lenet5 export --checkpoint " << shown << "/best.pt --out " << shown << "/lenet5.pt\n";
 }
 
-void run_train(const engine::TrainOptions& options, const CLI::App& sub) {
+// What data parallelism cost rank 0 (the all-reduces of the gradients and of the stop flag).
+void print_communication(const engine::Collective& group, int64_t batch_size) {
+  const auto s = group.statistics();
+  if (s.all_reduces == 0) return;
+  std::printf("data-parallel: %d ranks x batch %lld; %lld all-reduces, %.0f bytes and %.3f ms each on average\n",
+              group.world_size(), static_cast<long long>(batch_size), static_cast<long long>(s.all_reduces),
+              static_cast<double>(s.bytes) / static_cast<double>(s.all_reduces),
+              1000 * s.seconds / static_cast<double>(s.all_reduces));
+}
+
+// A rank other than 0 trains silently: rank 0 shows the progress and writes the run folder.
+void run_other_rank(engine::TrainOptions run, const CLI::App& sub) {
+  if (run.resume) {
+    std::set<std::string> given;
+    for (const CLI::Option* option : sub.get_options()) {
+      if (option->count() > 0) given.insert(option->get_name());
+    }
+    run = engine::resume_options(run, given);
+  } else {
+    run.data_dir = resolve_data_dir(run.data_dir, run.dataset);
+  }
+  engine::StopOnSignals stop;
+  run.stop = &stop.flag();
+  try {
+    engine::train(run);
+  } catch (const engine::TrainingStopped&) {
+    stop.end_process_by_signal();
+  }
+}
+
+// The flags of data-parallel training; not part of the recipe.
+struct DistributedFlags {
+  int nproc = 0;  // 0: no local launch
+  distributed::Backend backend = distributed::Backend::kAuto;
+  double timeout_seconds = 120;
+};
+
+// `lenet5 train --nproc N`: this command again as N ranks, watched until they end.
+void launch_ranks(int nproc) {
+  if (distributed::read_launch_environment()) {
+    throw std::invalid_argument(
+        "--nproc: this process is already a rank of a distributed launch (RANK is set); "
+        "start it with torchrun or with --nproc, not both");
+  }
+  const auto args = distributed::without_flag(distributed::own_arguments(), "--nproc");
+  const auto outcome = distributed::launch_local_ranks("/proc/self/exe", args, nproc);
+  if (outcome.signal != 0) {  // Ctrl-C or SIGTERM: the ranks stopped (rank 0 said how to resume); end the same way
+    std::signal(outcome.signal, SIG_DFL);
+    std::raise(outcome.signal);
+  }
+  if (!outcome.failure.empty()) throw std::runtime_error(outcome.failure);
+}
+
+// Each rank trains on its own device: cuda:LOCAL_RANK where CUDA is asked for (or "auto" finds it).
+std::string rank_device(const std::string& device, int local_rank) {
+  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
+  return cuda ? "cuda:" + std::to_string(local_rank) : device;
+}
+
+// torchrun restarts a failed group with the same arguments: a restarted rank resumes the run in --out.
+bool resumes_after_restart(const engine::TrainOptions& options, const distributed::LaunchEnvironment& env) {
+  return env.restart_count > 0 && !options.resume && !options.out_dir.empty() &&
+         std::filesystem::exists(std::filesystem::path(options.out_dir) / "checkpoint.pt");
+}
+
+std::unique_ptr<engine::Collective> join_group(const distributed::LaunchEnvironment& env, const std::string& device,
+                                               const DistributedFlags& flags) {
+  distributed::GroupOptions group;
+  group.backend = distributed::resolve_backend(flags.backend, device.rfind("cuda", 0) == 0);
+  group.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
+  return distributed::join_process_group(env, group);
+}
+
+void run_train(engine::TrainOptions options, const DistributedFlags& flags, const CLI::App& sub) {
+  if (flags.nproc > 0) {
+    if (!options.resume) resolve_data_dir(options.data_dir, options.dataset);  // its error once, not per rank
+    return launch_ranks(flags.nproc);
+  }
+  const auto env = distributed::read_launch_environment();
+  std::unique_ptr<engine::Collective> group;
+  if (env) {
+    options.device = rank_device(options.device, env->local_rank);
+    group = join_group(*env, options.device, flags);
+    if (resumes_after_restart(options, *env)) options.resume = true;
+  }
   engine::TrainOptions run = options;
+  run.collective = group.get();
+  if (group != nullptr && group->rank() != 0) return run_other_rank(run, sub);
   if (options.resume) {  // the run's config.json holds the settings; --data included
     std::set<std::string> given;
     for (const CLI::Option* option : sub.get_options()) {
       if (option->count() > 0) given.insert(option->get_name());
     }
-    run = engine::resume_options(options, given);
+    run = engine::resume_options(run, given);
   } else {
     run.data_dir = resolve_data_dir(options.data_dir, options.dataset);
   }
@@ -56,6 +149,7 @@ void run_train(const engine::TrainOptions& options, const CLI::App& sub) {
   FanOutObserver fan_out(observers);
   try {
     const auto result = engine::train(run, &fan_out);
+    if (group != nullptr) print_communication(*group, run.batch_size);
     print_where_results_are(result.run_dir, link && is_latest_link_to(result.run_dir));
   } catch (const engine::TrainingStopped& e) {
     progress.end_line();
@@ -94,8 +188,21 @@ void add_recipe_flags(CLI::App& sub, engine::TrainOptions& options) {
 
 }  // namespace
 
+void add_distributed_flags(CLI::App& sub, DistributedFlags& flags) {
+  sub.add_option("--nproc", flags.nproc,
+                 "Data-parallel training: start N local ranks (as torchrun --standalone --nproc_per_node N would)")
+      ->check(whole_number(1, kMaxRanks));
+  add_enum_option(sub, "--dist-backend", flags.backend, distributed::backend_names(),
+                  "Distributed backend (auto: NCCL on CUDA, Gloo on CPU)");
+  sub.add_option("--dist-timeout", flags.timeout_seconds,
+                 "Seconds a rank waits for the others (joining, each collective) before it gives up")
+      ->check(real_number(0, kMaxSeconds, /*above_min=*/true))
+      ->capture_default_str();
+}
+
 void setup_train(CLI::App& app) {
   auto options = std::make_shared<engine::TrainOptions>();
+  auto flags = std::make_shared<DistributedFlags>();
   auto* sub = app.add_subcommand("train", "Train LeNet-5 on an MNIST-format dataset");
   add_recipe_flags(*sub, *options);
   add_device_option(*sub, options->device);
@@ -116,7 +223,8 @@ void setup_train(CLI::App& app) {
       ->check(whole_number(0, kMaxImages));
   sub->add_option("--limit-test", options->test_limit, "Use only the first N test images")
       ->check(whole_number(0, kMaxImages));
-  sub->callback([options, sub] { run_train(*options, *sub); });
+  add_distributed_flags(*sub, *flags);
+  sub->callback([options, flags, sub] { run_train(*options, *flags, *sub); });
 }
 
 }  // namespace lenet5::app

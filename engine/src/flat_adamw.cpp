@@ -35,6 +35,10 @@ torch::Tensor view_of(const torch::Tensor& flat, const torch::Tensor& like, int6
   return flat.as_strided(like.sizes(), like.strides(), offset);
 }
 
+bool is_in_flat_buffer(const torch::Tensor& gradient, const torch::Tensor& flat, int64_t offset) {
+  return gradient.defined() && gradient.is_alias_of(flat) && gradient.storage_offset() == offset;
+}
+
 // The AdamW update, element by element, in the order torch::optim::AdamW applies it.
 void adamw_update_cpu(float* parameters, const float* gradients, float* exp_avg, float* exp_avg_sq, int64_t size,
                       const torch::optim::AdamWOptions& options, int64_t step) {
@@ -99,6 +103,24 @@ FlatAdamW::FlatAdamW(const torch::OrderedDict<std::string, torch::Tensor>& named
                      torch::optim::AdamWOptions options)
     : FlatAdamW(named_parameters.values(), options) {
   names_ = named_parameters.keys();
+}
+
+torch::Tensor FlatAdamW::gather_gradients() {
+  TORCH_CHECK(flat_, "FlatAdamW::gather_gradients: the parameters are not in one flat buffer");
+  torch::NoGradGuard no_grad;
+  auto& group = param_groups_.front().params();
+  for (size_t i = 0; i < group.size(); ++i) {
+    auto& p = group[i];
+    auto view = view_of(flat_gradients_, p, offsets_[i]);
+    if (is_in_flat_buffer(p.grad(), flat_gradients_, offsets_[i])) continue;
+    if (p.grad().defined()) {
+      view.copy_(p.grad());
+    } else {
+      view.zero_();
+    }
+    p.mutable_grad() = view;
+  }
+  return flat_gradients_;
 }
 
 void FlatAdamW::check_parameters_use_flat_buffer() const {
@@ -168,6 +190,7 @@ torch::Tensor FlatAdamW::step(LossClosure closure) {
   }
   for (size_t i = 0; i < group.params().size(); ++i) {
     const auto& p = group.params()[i];
+    if (is_in_flat_buffer(p.grad(), flat_gradients_, offsets_[i])) continue;  // gathered already
     view_of(flat_gradients_, p, offsets_[i]).copy_(p.grad());
   }
   int64_t step = 0;

@@ -67,6 +67,10 @@ std::string config_path(const std::string& run_dir) { return (fs::path(run_dir) 
 
 }  // namespace
 
+int world_size_of(const TrainOptions& options) {
+  return options.collective != nullptr ? options.collective->world_size() : 1;
+}
+
 double resolved_learning_rate(const TrainOptions& options) {
   return options.lr > 0 ? options.lr : recommended_learning_rate(options.optimizer, options.variant);
 }
@@ -78,6 +82,7 @@ json run_config_json(const TrainOptions& options, const std::string& run_dir, co
   for (const auto& s : recipe()) config[s.key] = s.get(options);
   config["device"] = device.str();
   config["threads"] = torch::get_num_threads();
+  config["world_size"] = world_size_of(options);
   config["run_dir"] = run_dir;
   config["versions"] = {{"lenet5", kVersion}, {"torch", torch_version()}};
   config["host"] = host;
@@ -124,6 +129,7 @@ json record_resume(json config, const TrainOptions& options, int64_t first_epoch
                                {"epochs", options.epochs},
                                {"device", device.str()},
                                {"threads", torch::get_num_threads()},
+                               {"world_size", world_size_of(options)},
                                {"data_dir", options.data_dir},
                                {"lenet5", kVersion}});
   return config;

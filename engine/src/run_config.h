@@ -14,6 +14,9 @@ namespace lenet5::engine {
 // The learning rate the run uses: options.lr, or the recommended one when it is 0.
 double resolved_learning_rate(const TrainOptions& options);
 
+// The ranks training together: options.collective's group, or 1 (config.json records it; a resume may change it).
+int world_size_of(const TrainOptions& options);
+
 // Every setting, the versions, the device and thread count, as config.json holds them at the start of a run.
 nlohmann::json run_config_json(const TrainOptions& options, const std::string& run_dir, const torch::Device& device);
 

@@ -6,6 +6,7 @@
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/flat_adamw.h"
+#include "lenet5/engine/sharding.h"
 #include "lenet5/engine/threads.h"
 #include "lenet5/files/write.h"
 #include "lenet5/run_files/epoch_record.h"
@@ -59,6 +60,11 @@ std::string optimizer_name(OptimizerKind kind) {
     if (known == kind) return name;
   }
   return "?";
+}
+
+double learning_rate_scale(OptimizerKind optimizer, int world_size) {
+  const auto ranks = static_cast<double>(world_size);
+  return optimizer == OptimizerKind::kSgd ? ranks : std::sqrt(ranks);
 }
 
 double recommended_learning_rate(OptimizerKind optimizer, model::Variant variant) {
@@ -128,6 +134,21 @@ Datasets load_datasets(const TrainOptions& options, const torch::Device& device)
   return data;
 }
 
+// Every rank starts from rank 0's parameters (they agree already when built from the same seed or checkpoint;
+// this makes it so whatever the ranks' kernels did).
+void broadcast_parameters(Collective& group, model::LeNet5& net) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : net->parameters()) flat.push_back(p.reshape(-1));
+  auto all = torch::cat(flat);
+  group.broadcast(all, 0);
+  int64_t offset = 0;
+  for (auto& p : net->parameters()) {
+    p.copy_(all.slice(0, offset, offset + p.numel()).view_as(p));
+    offset += p.numel();
+  }
+}
+
 // The network and optimiser (restored from the checkpoint when resuming), then config.json, metrics.jsonl and,
 // for a new run, the checkpoint of epoch 0: from the first step on, the folder holds a run that resumes.
 void prepare_model(Training& t, RunStart& start) {
@@ -147,12 +168,14 @@ void prepare_model(Training& t, RunStart& start) {
     config = run_config_json(t.options, t.run_dir, t.device);
   }
   t.config_json = config.dump();
+  if (t.group != nullptr) broadcast_parameters(*t.group, t.net);
+  for (const auto& m : t.history) t.best = std::max(t.best, selection_accuracy(m));
+  if (!writes_run_folder(t)) return;
   files::write_file_atomically((fs::path(t.run_dir) / run_files::kMetrics).string(),
                                run_files::metrics_text(t.history));
   files::write_file_atomically((fs::path(t.run_dir) / run_files::kConfig).string(), config.dump(2) + "\n");
   if (!start.resumed)
     save_checkpoint(t.checkpoint_path, t.net, t.optimizer.get(), {t.variant, t.options.dataset, 0, -1, t.config_json});
-  for (const auto& m : t.history) t.best = std::max(t.best, selection_accuracy(m));
 }
 
 // Epochs from `first_epoch` on, until the last planned, the target accuracy (noted in `result`) or a stop;
@@ -165,6 +188,7 @@ int64_t run_epochs(Training& t, int64_t first_epoch, TrainResult& result) {
   for (int64_t epoch = first_epoch; epoch <= last_epoch; ++epoch) {
     const auto epoch_start = Clock::now();
     const EpochTraining training = train_epoch(t, epoch, epoch_start);
+    t.observer.on_epoch_trained(epoch, t.net, *t.optimizer);
     images += t.data.train.length();
     const EpochMetrics metrics = end_epoch(t, epoch, training, epoch_start);
     t.observer.on_epoch_end(metrics);
@@ -172,7 +196,10 @@ int64_t run_epochs(Training& t, int64_t first_epoch, TrainResult& result) {
       result.target_reached_epoch = epoch;
       break;
     }
-    if (epoch < last_epoch && stop_requested(options)) throw stopped(t.run_dir, epoch, options.epochs);
+    // In a group the ranks agree on stopping at the next epoch's first step instead (train_epoch).
+    if (epoch < last_epoch && t.group == nullptr && stop_requested(options)) {
+      throw stopped(t.run_dir, epoch, options.epochs);
+    }
   }
   return images;
 }
@@ -183,14 +210,18 @@ Training::Training(const TrainOptions& options, TrainObserver& observer, const t
                    std::string run_dir, Datasets data)
     : options(options),
       observer(observer),
+      group(options.collective),
+      rank(group != nullptr ? group->rank() : 0),
+      world_size(group != nullptr ? group->world_size() : 1),
       device(device),
       variant(options.variant),
       schedule(options.schedule),
-      base_lr(resolved_learning_rate(options)),
+      base_lr(resolved_learning_rate(options) * learning_rate_scale(options.optimizer, world_size)),
       run_dir(std::move(run_dir)),
       checkpoint_path((fs::path(this->run_dir) / run_files::kCheckpoint).string()),
       data(std::move(data)),
-      steps_per_epoch((this->data.train.length() - 1) / options.batch_size + 1),  // no overflow for any batch size
+      global_batch(global_batch_of(this->data.train.length(), options.batch_size, world_size)),
+      steps_per_epoch((this->data.train.length() - 1) / global_batch + 1),
       total_steps(steps_per_epoch * options.epochs) {}
 
 TrainingStopped stopped(const std::string& run_dir, int64_t saved_epoch, int64_t epochs) {
@@ -207,14 +238,19 @@ TrainResult train(const TrainOptions& options, TrainObserver* observer) {
   TrainObserver& report = observer != nullptr ? *observer : silent;
   const torch::Device device = resolve_device(options.device);
   // The run folder must be usable before any time is spent training; it stays locked until train() returns.
-  const run_files::RunFolder folder(options.out_dir, options.resume, "runs", model::variant_name(options.variant));
-  RunStart start = options.resume ? resume_run(options, folder.path()) : RunStart{};
+  // Rank 0 alone holds it; the other ranks read it (a resume) and learn its path from rank 0.
+  std::optional<run_files::RunFolder> folder;
+  const bool rank0 = options.collective == nullptr || options.collective->rank() == 0;
+  if (rank0) folder.emplace(options.out_dir, options.resume, "runs", model::variant_name(options.variant));
+  std::string run_dir = rank0 ? folder->path() : "";
+  if (options.collective != nullptr) run_dir = options.collective->share_from_rank0(run_dir);
+  RunStart start = options.resume ? resume_run(options, run_dir) : RunStart{};
   if (options.resume && is_complete(options, start.history)) {
-    const TrainResult result = already_complete(folder.path(), start.history);
+    const TrainResult result = already_complete(run_dir, start.history);
     report.on_finish(result);
     return result;
   }
-  Training t(options, report, device, folder.path(), load_datasets(options, device));
+  Training t(options, report, device, run_dir, load_datasets(options, device));
   prepare_model(t, start);
   t.observer.on_start(t.run_dir, t.device.str(), start.first_epoch);
 

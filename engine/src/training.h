@@ -51,6 +51,8 @@ struct Training {
 
   const TrainOptions& options;
   TrainObserver& observer;
+  Collective* group;  // options.collective: nullptr when training alone
+  int rank, world_size;
   torch::Device device;
   model::Variant variant;
   Schedule schedule;
@@ -61,7 +63,8 @@ struct Training {
   model::LeNet5 net{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::vector<EpochMetrics> history;
-  double best = -1;  // the best selection accuracy of `history`
+  double best = -1;          // the best selection accuracy of `history`
+  int64_t global_batch = 0;  // images per step over all ranks
   int64_t steps_per_epoch = 0, total_steps = 0;
 };
 
@@ -78,6 +81,9 @@ EpochTraining train_epoch(Training& t, int64_t epoch, Clock::time_point epoch_st
 // Scores the epoch on the test (and validation) set, then writes evaluation.json, metrics.jsonl, best.pt when
 // it is the best so far and the checkpoint, in that order; returns the epoch's record (already in t.history).
 EpochMetrics end_epoch(Training& t, int64_t epoch, const EpochTraining& training, Clock::time_point epoch_start);
+
+// Whether this process writes the run folder: rank 0, or a process training alone.
+inline bool writes_run_folder(const Training& t) { return t.rank == 0; }
 
 // The score the best checkpoint is chosen by: validation accuracy when held out, else test accuracy.
 double selection_accuracy(const EpochMetrics& m);

@@ -31,6 +31,10 @@ class FlatAdamW : public torch::optim::AdamW {
   void load(torch::serialize::InputArchive& archive) override;
 
   bool is_flat() const { return flat_; }
+  // Copies every parameter's gradient into the flat gradient buffer (zeros where a parameter has none) and makes
+  // each gradient a view of it, so that the buffer can be changed in place before step(): data-parallel training
+  // all-reduces it there, once per step. Only when is_flat().
+  torch::Tensor gather_gradients();
 
  private:
   void bind_state_to_flat_buffers();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lenet5/data/dataset_files.h"
+#include "lenet5/engine/collective.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/model/lenet5.h"
 #include "lenet5/run_files/epoch_record.h"
@@ -50,8 +51,19 @@ struct TrainOptions {
   int64_t stop_after_epochs = 0;  // stop (as if interrupted) once this many epochs are done; 0: never
   double target_accuracy = 0;     // in (0,1]: stop after the first epoch whose test accuracy reaches it; 0: off
   // Checked between steps: once it reads true, training stops before the next step and throws TrainingStopped.
+  // In data-parallel training the ranks agree on it every log_every steps, and stop together.
   const std::atomic<bool>* stop = nullptr;
+  // Data-parallel training: this process's place in the group that trains the model (nullptr: alone). Then
+  // batch_size is per rank (the global batch is world_size x batch_size), each rank takes its shard of every
+  // epoch's permutation (as DistributedSampler does), gradients are averaged over the global batch by one
+  // all-reduce per step, and the learning rate follows the global batch (learning_rate_scale). Rank 0 alone
+  // writes the run folder; every rank resumes from it.
+  Collective* collective = nullptr;
 };
+
+// The factor the learning rate is multiplied by for `world_size` ranks: the linear rule (x world_size) for sgd,
+// the square-root rule (x sqrt(world_size)) for adam and adamw; 1 for one rank.
+double learning_rate_scale(OptimizerKind optimizer, int world_size);
 
 // Throws std::invalid_argument naming the flag when a value is out of range.
 void validate(const TrainOptions& options);
@@ -94,6 +106,8 @@ class TrainObserver {
   // During the test-set evaluation after each epoch: `done` of `total` images scored after `seconds`.
   virtual void on_evaluation_progress(int64_t done, int64_t total, double seconds) {}
   virtual void on_epoch_end(const EpochMetrics& metrics) {}
+  // After each epoch's last step, on every rank: the weights and optimiser state as they are (tests compare ranks).
+  virtual void on_epoch_trained(int64_t epoch, const model::LeNet5& net, const torch::optim::Optimizer& optimizer) {}
   virtual void on_finish(const TrainResult& result) {}
 };
 
