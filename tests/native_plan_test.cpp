@@ -97,7 +97,8 @@ TEST(NativePlan, ScoresDependOnEveryInput) {  // guards the test above against a
   std::vector<float> images(2 * 784, 0.0f);
   for (size_t i = 784; i < images.size(); ++i) images[i] = (i % 7) / 7.0f;
   const auto scores = scores_of(plan, images, 1);
-  EXPECT_NE(std::vector<float>(scores.begin(), scores.begin() + 10), std::vector<float>(scores.begin() + 10, scores.end()));
+  EXPECT_NE(std::vector<float>(scores.begin(), scores.begin() + 10),
+            std::vector<float>(scores.begin() + 10, scores.end()));
 }
 
 TEST(NativePlan, NamesATensorOfTheWrongSize) {

@@ -13,15 +13,25 @@ namespace {
 
 // The aten operations of forward, in order, as to_torchscript writes them (torchscript.cpp), input guard first.
 const std::vector<std::string>& expected_operations(native::Variant variant) {
-  static const std::vector<std::string> modern = {
-      "dim",        "eq",   "sub",  "div",    "conv2d", "relu",    "max_pool2d", "conv2d", "relu",
-      "max_pool2d", "conv2d", "relu", "flatten", "linear", "relu", "linear"};
-  static const std::vector<std::string> classic = {
-      "dim",    "eq",   "constant_pad_nd", "mul",  "add",       "conv2d", "mul",  "tanh", "mul",  "avg_pool2d",
-      "mul",    "view", "mul",             "view", "add",       "mul",    "tanh", "mul",  "conv2d", "mul",
-      "tanh",   "mul",  "avg_pool2d",      "mul",  "view",      "mul",    "view", "add",  "mul",  "tanh",
-      "mul",    "conv2d", "mul",           "tanh", "mul",       "flatten", "linear", "mul", "tanh", "mul",
-      "unsqueeze", "unsqueeze", "sub",     "pow",  "sum",       "neg"};
+  static const std::vector<std::string> modern = {"dim",        "eq",     "sub",  "div",        "conv2d", "relu",
+                                                  "max_pool2d", "conv2d", "relu", "max_pool2d", "conv2d", "relu",
+                                                  "flatten",    "linear", "relu", "linear"};
+  static const std::vector<std::string> classic = {"dim",        "eq",         "constant_pad_nd",
+                                                   "mul",        "add",        "conv2d",
+                                                   "mul",        "tanh",       "mul",
+                                                   "avg_pool2d", "mul",        "view",
+                                                   "mul",        "view",       "add",
+                                                   "mul",        "tanh",       "mul",
+                                                   "conv2d",     "mul",        "tanh",
+                                                   "mul",        "avg_pool2d", "mul",
+                                                   "view",       "mul",        "view",
+                                                   "add",        "mul",        "tanh",
+                                                   "mul",        "conv2d",     "mul",
+                                                   "tanh",       "mul",        "flatten",
+                                                   "linear",     "mul",        "tanh",
+                                                   "mul",        "unsqueeze",  "unsqueeze",
+                                                   "sub",        "pow",        "sum",
+                                                   "neg"};
   return variant == native::Variant::kClassic ? classic : modern;
 }
 
@@ -45,7 +55,8 @@ torch::Tensor tensor_of(const torch::jit::Value* value, const torch::jit::Module
 std::vector<float> values_of(const torch::jit::Value* value, const torch::jit::Module& module, const char* name,
                              std::vector<int64_t> shape) {
   const torch::Tensor tensor = tensor_of(value, module);
-  if (tensor.scalar_type() != torch::kFloat || !tensor.device().is_cpu() || tensor.numel() != c10::multiply_integers(shape)) {
+  if (tensor.scalar_type() != torch::kFloat || !tensor.device().is_cpu() ||
+      tensor.numel() != c10::multiply_integers(shape)) {
     std::ostringstream what;
     what << name << " is " << c10::toString(tensor.scalar_type()) << " " << tensor.sizes() << ", expected float "
          << c10::IntArrayRef(shape);
@@ -66,7 +77,8 @@ native::Weights weights_of(torch::jit::Module& module, native::Variant variant) 
     nodes[operations.back()].push_back(node);
   }
   if (operations != expected_operations(variant)) {
-    throw std::invalid_argument("its forward is not LeNet-5 as lenet5 exports it (operations: " + joined(operations) + ")");
+    throw std::invalid_argument("its forward is not LeNet-5 as lenet5 exports it (operations: " + joined(operations) +
+                                ")");
   }
   native::Weights w;
   w.variant = variant;
@@ -105,8 +117,7 @@ native::Weights weights_of(torch::jit::Module& module, native::Variant variant) 
 // (a batch that ends in a partial block, some outside [0,1]) from a generator of its own.
 std::vector<torch::Tensor> agreement_batches() {
   auto generator = at::make_generator<at::CPUGeneratorImpl>(20261126);
-  return {check_batch(), check_batch().slice(0, 0, 1),
-          torch::rand({37, 1, 28, 28}, generator) * 1.5 - 0.25};
+  return {check_batch(), check_batch().slice(0, 0, 1), torch::rand({37, 1, 28, 28}, generator) * 1.5 - 0.25};
 }
 
 // "" when `plan` gives `module`'s scores (to float rounding) on agreement_batches(), else why not.
@@ -129,9 +140,9 @@ std::string disagreement(const native::NativePlan& plan, torch::jit::Module& mod
 }  // namespace
 
 bool native_accepts(const torch::Tensor& images) {
-  return images.device().is_cpu() && images.scalar_type() == torch::kFloat && images.dim() == 4 &&
-         images.size(0) > 0 && images.size(1) == 1 && images.size(2) == model::kImageSide &&
-         images.size(3) == model::kImageSide && images.layout() == torch::kStrided;
+  return images.device().is_cpu() && images.scalar_type() == torch::kFloat && images.dim() == 4 && images.size(0) > 0 &&
+         images.size(1) == 1 && images.size(2) == model::kImageSide && images.size(3) == model::kImageSide &&
+         images.layout() == torch::kStrided;
 }
 
 torch::Tensor native_forward(const native::NativePlan& plan, const torch::Tensor& images, int threads) {

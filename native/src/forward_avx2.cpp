@@ -31,8 +31,10 @@ __m256 exp256(__m256 x) {
 __m256 squash(const Model& m, __m256 a) {
   const __m256 z = _mm256_mul_ps(a, _mm256_set1_ps(m.squash_slope));
   const __m256 sign = _mm256_and_ps(z, _mm256_set1_ps(-0.0f));
-  const __m256 e = exp256(_mm256_add_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), z), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z)));
-  const __m256 t = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  const __m256 e =
+      exp256(_mm256_add_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), z), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z)));
+  const __m256 t =
+      _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
   return _mm256_mul_ps(_mm256_or_ps(t, sign), _mm256_set1_ps(m.squash_amplitude));
 }
 
@@ -54,8 +56,8 @@ void fill_field(const Model& m, const float* image, float* field) {
     const float* row = image + y * kImage;
     float* out = field + (y + 2) * kField + 2;
     for (int x = 0; x < 24; x += 8) _mm256_storeu_ps(out + x, _mm256_fmadd_ps(_mm256_loadu_ps(row + x), scale, shift));
-    _mm_storeu_ps(out + 24, _mm_fmadd_ps(_mm_loadu_ps(row + 24), _mm256_castps256_ps128(scale),
-                                         _mm256_castps256_ps128(shift)));
+    _mm_storeu_ps(out + 24,
+                  _mm_fmadd_ps(_mm_loadu_ps(row + 24), _mm256_castps256_ps128(scale), _mm256_castps256_ps128(shift)));
   }
 }
 
@@ -64,8 +66,8 @@ void fill_field(const Model& m, const float* image, float* field) {
 void c1(const Model& m, const float* field, float* out) {
   for (int y = 0; y < kC1Side; ++y) {
     for (int x = 0; x < kC1Stride; x += 16) {
-      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0,
-             b4 = a0, a5 = a0, b5 = a0;
+      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
+             a5 = a0, b5 = a0;
       const float* corner = field + y * kField + x;
       for (int tap = 0; tap < kTaps; ++tap) {
         const float* in = corner + (tap / 5) * kField + tap % 5;
@@ -153,8 +155,10 @@ void s4(const Model& m, const float* in, float* out) {
         __m256 value;
         if (m.classic) {
           value = _mm256_setzero_ps();
-          for (int p : window) value = _mm256_add_ps(value, squash(m, _mm256_add_ps(_mm256_loadu_ps(in + p * kC3Maps + half), bias)));
-          value = squash(m, _mm256_fmadd_ps(value, _mm256_loadu_ps(m.s4_weight + half), _mm256_loadu_ps(m.s4_bias + half)));
+          for (int p : window)
+            value = _mm256_add_ps(value, squash(m, _mm256_add_ps(_mm256_loadu_ps(in + p * kC3Maps + half), bias)));
+          value =
+              squash(m, _mm256_fmadd_ps(value, _mm256_loadu_ps(m.s4_weight + half), _mm256_loadu_ps(m.s4_bias + half)));
         } else {
           value = _mm256_loadu_ps(in + window[0] * kC3Maps + half);
           for (int q = 1; q < 4; ++q) value = _mm256_max_ps(value, _mm256_loadu_ps(in + window[q] * kC3Maps + half));
@@ -209,7 +213,8 @@ void dense_rows(const float* in, int in_stride, int inputs, const float* w, int 
 void dense(const Model& m, const float* in, int rows, int in_stride, int inputs, const float* w, const float* bias,
            int stride, bool activate, float* out) {
   int r = 0;
-  for (; r + 4 <= rows; r += 4) dense_rows<4, 3>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
+  for (; r + 4 <= rows; r += 4)
+    dense_rows<4, 3>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
   for (; r < rows; ++r) dense_rows<1, 8>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
   if (!activate) return;
   for (int i = 0; i < rows * stride; i += 8) {
@@ -240,7 +245,8 @@ void forward_block_avx2(const Model& m, const float* images, int n, float* score
       for (int j = 0; j < kClasses; ++j) {
         __m256 sum = _mm256_setzero_ps();
         for (int k = 0; k + 8 <= kF6Units; k += 8) {
-          const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(f6 + i * kF6Padded + k), _mm256_loadu_ps(m.prototypes + j * kF6Units + k));
+          const __m256 d =
+              _mm256_sub_ps(_mm256_loadu_ps(f6 + i * kF6Padded + k), _mm256_loadu_ps(m.prototypes + j * kF6Units + k));
           sum = _mm256_fmadd_ps(d, d, sum);
         }
         float lanes[8];

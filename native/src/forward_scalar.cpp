@@ -13,7 +13,8 @@ float squash(const Model& m, float a) { return m.squash_amplitude * std::tanh(m.
 void fill_field(const Model& m, const float* image, float* field) {
   std::fill(field, field + kFieldFloats, m.border_value);
   for (int y = 0; y < kImage; ++y) {
-    for (int x = 0; x < kImage; ++x) field[(y + 2) * kField + x + 2] = image[y * kImage + x] * m.input_scale + m.input_shift;
+    for (int x = 0; x < kImage; ++x)
+      field[(y + 2) * kField + x + 2] = image[y * kImage + x] * m.input_scale + m.input_shift;
   }
 }
 
@@ -126,8 +127,9 @@ void forward_block_scalar(const Model& m, const float* images, int n, float* sco
     for (int j = 0; j < kClasses; ++j) {
       float score = 0;
       if (m.classic) {  // minus the squared Euclidean distance to digit j's prototype
-        for (int k = 0; k < kF6Units; ++k) score -= (f6[i * kF6Padded + k] - m.prototypes[j * kF6Units + k]) *
-                                                   (f6[i * kF6Padded + k] - m.prototypes[j * kF6Units + k]);
+        for (int k = 0; k < kF6Units; ++k)
+          score -= (f6[i * kF6Padded + k] - m.prototypes[j * kF6Units + k]) *
+                   (f6[i * kF6Padded + k] - m.prototypes[j * kF6Units + k]);
       } else {
         score = m.output_bias[j];
         for (int k = 0; k < kF6Units; ++k) score += f6[i * kF6Padded + k] * m.output_weight[k * kOutputPadded + j];

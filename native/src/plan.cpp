@@ -91,8 +91,7 @@ std::shared_ptr<const Packed> pack(const Weights& w) {
   for (int o = 0; o < kC5Units; ++o) {
     for (int c = 0; c < kC3Maps; ++c) {
       for (int pixel = 0; pixel < kS4Side * kS4Side; ++pixel) {
-        p.at(c5_w, (pixel * kC3Maps + c) * kC5Units + o) =
-            w.c5_weight[(o * kC3Maps + c) * kS4Side * kS4Side + pixel];
+        p.at(c5_w, (pixel * kC3Maps + c) * kC5Units + o) = w.c5_weight[(o * kC3Maps + c) * kS4Side * kS4Side + pixel];
       }
     }
   }
@@ -111,11 +110,26 @@ std::shared_ptr<const Packed> pack(const Weights& w) {
   packed->storage = std::move(p.storage());
   const float* base = packed->storage.data();
   auto at = [&](size_t offset, bool present = true) { return present ? base + offset : nullptr; };
-  packed->model = Model{classic,           w.input_scale,       w.input_shift,        w.border_value,
-                        w.squash_amplitude, w.squash_slope,      at(c1_w),             at(c1_b),
-                        at(s2_w, classic),  at(s2_b, classic),   at(c3_w),             at(c3_b),
-                        at(s4_w, classic),  at(s4_b, classic),   at(c5_w),             at(c5_b),
-                        at(f6_w),           at(f6_b),            at(out_w, !classic),  at(out_b, !classic),
+  packed->model = Model{classic,
+                        w.input_scale,
+                        w.input_shift,
+                        w.border_value,
+                        w.squash_amplitude,
+                        w.squash_slope,
+                        at(c1_w),
+                        at(c1_b),
+                        at(s2_w, classic),
+                        at(s2_b, classic),
+                        at(c3_w),
+                        at(c3_b),
+                        at(s4_w, classic),
+                        at(s4_b, classic),
+                        at(c5_w),
+                        at(c5_b),
+                        at(f6_w),
+                        at(f6_b),
+                        at(out_w, !classic),
+                        at(out_b, !classic),
                         at(prototypes, classic)};
   return packed;
 }

@@ -32,7 +32,7 @@ Isa best_isa();                 // the fastest this CPU runs
 struct Weights {
   Variant variant = Variant::kModern;
   float input_scale = 1, input_shift = 0, border_value = 0;
-  float squash_amplitude = 1, squash_slope = 1;  // classic: f(a) = amplitude * tanh(slope * a)
+  float squash_amplitude = 1, squash_slope = 1;   // classic: f(a) = amplitude * tanh(slope * a)
   std::vector<float> c1_weight, c1_bias;          // [6,1,5,5], [6]
   std::vector<float> s2_weight, s2_bias;          // classic: [6], [6]
   std::vector<float> c3_weight, c3_bias;          // [16,6,5,5] (classic: zero where table I has no link), [16]
