@@ -145,6 +145,31 @@ struct Scratch {
   float* memory;
 };
 
+// FLOP/s of independent FMA chains run for about `seconds`.
+double fma_rate_gflops(double seconds) {
+  using Clock = std::chrono::steady_clock;
+  constexpr long kRounds = 1 << 16;
+  volatile float sink = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  long rounds = 0;
+  const bool avx2 = isa_supported(Isa::kAvx2);
+  do {
+    if (avx2) {
+      sink = sink + fma_chains_avx2(kRounds);
+    } else {  // 12 scalar chains
+      float a[12] = {};
+      for (long i = 0; i < kRounds / 8; ++i) {
+        for (float& x : a) x = x * 0.999f + 1e-4f;
+      }
+      sink = sink + a[0];
+    }
+    rounds += avx2 ? kRounds : kRounds / 8;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < seconds);
+  return static_cast<double>(rounds) * 12 * (avx2 ? 16 : 2) / elapsed / 1e9;
+}
+
 // Below this many images per thread, starting a thread costs more than it saves.
 constexpr int64_t kImagesPerThread = 128;
 
@@ -191,27 +216,11 @@ void NativePlan::forward(const float* images, int64_t n, float* scores, int thre
 }
 
 double measure_fma_peak_gflops(double seconds) {
-  using Clock = std::chrono::steady_clock;
-  constexpr long kRounds = 1 << 20;
-  volatile float sink = 0;
-  const auto start = Clock::now();
-  double elapsed = 0;
-  long rounds = 0;
-  const bool avx2 = isa_supported(Isa::kAvx2);
-  do {
-    if (avx2) {
-      sink = sink + fma_chains_avx2(kRounds);
-    } else {  // 12 scalar chains
-      float a[12] = {};
-      for (long i = 0; i < kRounds / 8; ++i) {
-        for (float& x : a) x = x * 0.999f + 1e-4f;
-      }
-      sink = sink + a[0];
-    }
-    rounds += avx2 ? kRounds : kRounds / 8;
-    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  } while (elapsed < seconds);
-  return static_cast<double>(rounds) * 12 * (avx2 ? 16 : 2) / elapsed / 1e9;
+  // The best of several short tries: on a shared core, another process's slices only ever lower a try.
+  constexpr int kTries = 8;
+  double best = 0;
+  for (int i = 0; i < kTries; ++i) best = std::max(best, fma_rate_gflops(seconds / kTries));
+  return best;
 }
 
 }  // namespace lenet5::native
