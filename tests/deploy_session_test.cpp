@@ -105,19 +105,36 @@ TEST(DeploySession, NonContiguousInputGetsTheModulesScores) {
   }
 }
 
-// Freezing keeps the modern graph's operations; it folds the classic one's constants into its convolutions
-// (another graph), which the session serves with XNNPACK and oneDNN, saying so.
-TEST(DeploySession, FrozenExportsOfTheModernVariantAreServedNatively) {
-  lenet5::model::LeNet5 modern(Variant::kModern);
-  InferenceSession session(torch::jit::freeze(lenet5::deploy::to_torchscript(modern)), torch::kCPU);
-  EXPECT_EQ(session.engine_for(1), kNativeEngine) << (session.notes().empty() ? "" : session.notes().front());
-  lenet5::model::LeNet5 classic(Variant::kClassic);
-  InferenceSession frozen_classic(torch::jit::freeze(lenet5::deploy::to_torchscript(classic)), torch::kCPU);
-  EXPECT_EQ(frozen_classic.engine_for(1), "xnnpack");
-  ASSERT_FALSE(frozen_classic.notes().empty());
-  EXPECT_EQ(frozen_classic.notes()[0].rfind("native plan not used: its forward is not LeNet-5 as lenet5 exports it", 0),
-            0u)
-      << frozen_classic.notes()[0];
+// ExportedModel refuses non-finite scores: the native plan gives them where the module does.
+TEST(DeploySession, APixelThatIsNotANumberGivesNanScoresAsTheModuleDoes) {
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    lenet5::model::LeNet5 net(variant);
+    auto module = lenet5::deploy::to_torchscript(net);
+    InferenceSession session(module, torch::kCPU);
+    ASSERT_EQ(session.engine_for(2), kNativeEngine);
+    auto images = torch::rand({2, 1, 28, 28});
+    images[1][0][14][14] = std::nanf("");
+    c10::InferenceMode inference;
+    const auto expected = module.forward({images}).toTensor();
+    const auto actual = session.forward(images);
+    EXPECT_TRUE(torch::equal(torch::isnan(actual), torch::isnan(expected))) << actual << expected;
+    EXPECT_TRUE(torch::isnan(actual[1]).all().item<bool>());
+  }
+}
+
+// `lenet5 export --optimize` freezes the module: the classic graph's constants are then folded into its
+// convolutions and views, which the plan reads too.
+TEST(DeploySession, FrozenExportsAreServedNatively) {
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    lenet5::model::LeNet5 net(variant);
+    auto frozen = torch::jit::freeze(lenet5::deploy::to_torchscript(net));
+    InferenceSession session(frozen, torch::kCPU);
+    EXPECT_EQ(session.engine_for(1), kNativeEngine) << (session.notes().empty() ? "" : session.notes().front());
+    const auto images = torch::rand({5, 1, 28, 28});
+    c10::InferenceMode inference;
+    expect_same_scores(session.forward(images), frozen.forward({images}).toTensor(),
+                       lenet5::model::variant_name(variant) + " frozen");
+  }
 }
 
 // The lookalike module is recognised as written; changing one operation or one constant of its forward makes the

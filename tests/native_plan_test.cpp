@@ -101,6 +101,24 @@ TEST(NativePlan, ScoresDependOnEveryInput) {  // guards the test above against a
             std::vector<float>(scores.begin() + 10, scores.end()));
 }
 
+// PyTorch's max pooling and ReLU keep a NaN, so the module's scores of such an image are NaN: the plan's too.
+TEST(NativePlan, AnImageWithAPixelThatIsNotFiniteGetsNanScores) {
+  for (Variant variant : {Variant::kModern, Variant::kClassic}) {
+    for (Isa isa : supported_isas()) {
+      const NativePlan plan(random_weights(variant), isa);
+      for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+        std::vector<float> images(3 * 784, 0.5f);
+        images[784 + 400] = bad;
+        const auto scores = scores_of(plan, images, 1);
+        for (int j = 0; j < 10; ++j) {
+          EXPECT_TRUE(std::isfinite(scores[j]) && std::isfinite(scores[20 + j])) << plan.engine_name();
+          EXPECT_TRUE(std::isnan(scores[10 + j])) << plan.engine_name() << " pixel " << bad;
+        }
+      }
+    }
+  }
+}
+
 TEST(NativePlan, NamesATensorOfTheWrongSize) {
   Weights weights = random_weights(Variant::kModern);
   weights.c3_weight.pop_back();

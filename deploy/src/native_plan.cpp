@@ -11,28 +11,48 @@
 namespace lenet5::deploy {
 namespace {
 
-// The aten operations of forward, in order, as to_torchscript writes them (torchscript.cpp), input guard first.
-const std::vector<std::string>& expected_operations(native::Variant variant) {
-  static const std::vector<std::string> modern = {"dim",        "eq",     "sub",  "div",        "conv2d", "relu",
-                                                  "max_pool2d", "conv2d", "relu", "max_pool2d", "conv2d", "relu",
-                                                  "flatten",    "linear", "relu", "linear"};
-  static const std::vector<std::string> classic = {"dim",        "eq",         "constant_pad_nd",
-                                                   "mul",        "add",        "conv2d",
-                                                   "mul",        "tanh",       "mul",
-                                                   "avg_pool2d", "mul",        "view",
-                                                   "mul",        "view",       "add",
-                                                   "mul",        "tanh",       "mul",
-                                                   "conv2d",     "mul",        "tanh",
-                                                   "mul",        "avg_pool2d", "mul",
-                                                   "view",       "mul",        "view",
-                                                   "add",        "mul",        "tanh",
-                                                   "mul",        "conv2d",     "mul",
-                                                   "tanh",       "mul",        "flatten",
-                                                   "linear",     "mul",        "tanh",
-                                                   "mul",        "unsqueeze",  "unsqueeze",
-                                                   "sub",        "pow",        "sum",
-                                                   "neg"};
-  return variant == native::Variant::kClassic ? classic : modern;
+// How a module's forward computes LeNet-5: as to_torchscript writes it (torchscript.cpp), or frozen, where the
+// classic variant's multiplications by the squashing slope are folded into its convolutions and its views of
+// the subsampling coefficients and prototypes into constants.
+enum class Form { kModern, kClassic, kFrozenClassic };
+
+// The aten operations of forward of each form, in order, the input guard first.
+const std::vector<std::pair<Form, std::vector<std::string>>>& forms() {
+  static const std::vector<std::pair<Form, std::vector<std::string>>> table = {
+      {Form::kModern,
+       {"dim", "eq", "sub", "div", "conv2d", "relu", "max_pool2d", "conv2d", "relu", "max_pool2d", "conv2d", "relu",
+        "flatten", "linear", "relu", "linear"}},
+      {Form::kClassic, {"dim",        "eq",         "constant_pad_nd",
+                        "mul",        "add",        "conv2d",
+                        "mul",        "tanh",       "mul",
+                        "avg_pool2d", "mul",        "view",
+                        "mul",        "view",       "add",
+                        "mul",        "tanh",       "mul",
+                        "conv2d",     "mul",        "tanh",
+                        "mul",        "avg_pool2d", "mul",
+                        "view",       "mul",        "view",
+                        "add",        "mul",        "tanh",
+                        "mul",        "conv2d",     "mul",
+                        "tanh",       "mul",        "flatten",
+                        "linear",     "mul",        "tanh",
+                        "mul",        "unsqueeze",  "unsqueeze",
+                        "sub",        "pow",        "sum",
+                        "neg"}},
+      {Form::kFrozenClassic, {"dim",        "eq",      "constant_pad_nd",
+                              "mul",        "add",     "conv2d",
+                              "tanh",       "mul",     "avg_pool2d",
+                              "mul",        "mul",     "add",
+                              "mul",        "tanh",    "mul",
+                              "conv2d",     "tanh",    "mul",
+                              "avg_pool2d", "mul",     "mul",
+                              "add",        "mul",     "tanh",
+                              "mul",        "conv2d",  "tanh",
+                              "mul",        "flatten", "linear",
+                              "mul",        "tanh",    "mul",
+                              "unsqueeze",  "sub",     "pow",
+                              "sum",        "neg"}},
+  };
+  return table;
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -66,24 +86,56 @@ std::vector<float> values_of(const torch::jit::Value* value, const torch::jit::M
   return std::vector<float>(flat.data_ptr<float>(), flat.data_ptr<float>() + flat.numel());
 }
 
-// The weights of a module whose forward is `variant` as exported; throws std::invalid_argument saying what differs.
-native::Weights weights_of(torch::jit::Module& module, native::Variant variant) {
-  const auto graph = module.get_method("forward").graph();
+using Nodes = std::map<std::string, std::vector<const torch::jit::Node*>>;  // by operation, in order
+
+std::vector<float> divided(std::vector<float> values, double divisor) {
+  for (auto& v : values) v = static_cast<float>(v / divisor);
+  return values;
+}
+
+// The classic variant's own tensors and constants.
+void read_classic(native::Weights& w, const Nodes& nodes, const torch::jit::Module& module, bool frozen) {
+  w.variant = native::Variant::kClassic;
+  if (frozen) {  // the coefficients are multiplied in, the biases added (mul 3 and 8, add 1 and 2)
+    const auto &mul = nodes.at("mul"), &add = nodes.at("add");
+    w.s2_weight = values_of(mul[3]->input(1), module, "S2 weight", {6});
+    w.s2_bias = values_of(add[1]->input(1), module, "S2 bias", {6});
+    w.s4_weight = values_of(mul[8]->input(1), module, "S4 weight", {16});
+    w.s4_bias = values_of(add[2]->input(1), module, "S4 bias", {16});
+    w.output_prototypes = values_of(nodes.at("sub")[0]->input(1), module, "output prototypes", {10, 84});
+    for (auto* folded : {&w.c1_weight, &w.c1_bias, &w.c3_weight, &w.c3_bias, &w.c5_weight, &w.c5_bias}) {
+      *folded = divided(*folded, model::kSquashSlope);
+    }
+  } else {
+    const auto& view = nodes.at("view");  // S2 weight, S2 bias, S4 weight, S4 bias
+    w.s2_weight = values_of(view[0]->input(0), module, "S2 weight", {6});
+    w.s2_bias = values_of(view[1]->input(0), module, "S2 bias", {6});
+    w.s4_weight = values_of(view[2]->input(0), module, "S4 weight", {16});
+    w.s4_bias = values_of(view[3]->input(0), module, "S4 bias", {16});
+    w.output_prototypes = values_of(nodes.at("unsqueeze")[1]->input(0), module, "output prototypes", {10, 84});
+  }
+  w.input_scale = static_cast<float>(model::kClassicInkRange);
+  w.input_shift = w.border_value = static_cast<float>(model::kClassicBackground);
+  w.squash_amplitude = static_cast<float>(model::kSquashAmplitude);
+  w.squash_slope = static_cast<float>(model::kSquashSlope);
+}
+
+// The weights of a module whose forward is one of forms(); throws std::invalid_argument saying what differs.
+native::Weights weights_of(torch::jit::Module& module) {
   std::vector<std::string> operations;
-  std::map<std::string, std::vector<const torch::jit::Node*>> nodes;  // by operation, in order
-  for (const torch::jit::Node* node : graph->nodes()) {
+  Nodes nodes;
+  for (const torch::jit::Node* node : module.get_method("forward").graph()->nodes()) {
     if (!node->kind().is_aten()) continue;
     operations.push_back(node->kind().toUnqualString());
     nodes[operations.back()].push_back(node);
   }
-  if (operations != expected_operations(variant)) {
+  const auto form = std::find_if(forms().begin(), forms().end(), [&](const auto& f) { return f.second == operations; });
+  if (form == forms().end()) {
     throw std::invalid_argument("its forward is not LeNet-5 as lenet5 exports it (operations: " + joined(operations) +
                                 ")");
   }
   native::Weights w;
-  w.variant = variant;
-  const auto& conv = nodes["conv2d"];
-  const auto& linear = nodes["linear"];
+  const auto &conv = nodes["conv2d"], &linear = nodes["linear"];
   w.c1_weight = values_of(conv[0]->input(1), module, "C1 weight", {6, 1, 5, 5});
   w.c1_bias = values_of(conv[0]->input(2), module, "C1 bias", {6});
   w.c3_weight = values_of(conv[1]->input(1), module, "C3 weight", {16, 6, 5, 5});
@@ -92,24 +144,16 @@ native::Weights weights_of(torch::jit::Module& module, native::Variant variant) 
   w.c5_bias = values_of(conv[2]->input(2), module, "C5 bias", {120});
   w.f6_weight = values_of(linear[0]->input(1), module, "F6 weight", {84, 120});
   w.f6_bias = values_of(linear[0]->input(2), module, "F6 bias", {84});
-  if (variant == native::Variant::kClassic) {
-    const auto& view = nodes["view"];  // S2 weight, S2 bias, S4 weight, S4 bias
-    w.s2_weight = values_of(view[0]->input(0), module, "S2 weight", {6});
-    w.s2_bias = values_of(view[1]->input(0), module, "S2 bias", {6});
-    w.s4_weight = values_of(view[2]->input(0), module, "S4 weight", {16});
-    w.s4_bias = values_of(view[3]->input(0), module, "S4 bias", {16});
-    w.output_prototypes = values_of(nodes["unsqueeze"][1]->input(0), module, "output prototypes", {10, 84});
-    w.input_scale = static_cast<float>(model::kClassicInkRange);
-    w.input_shift = w.border_value = static_cast<float>(model::kClassicBackground);
-    w.squash_amplitude = static_cast<float>(model::kSquashAmplitude);
-    w.squash_slope = static_cast<float>(model::kSquashSlope);
-  } else {
-    w.output_weight = values_of(linear[1]->input(1), module, "output weight", {10, 84});
-    w.output_bias = values_of(linear[1]->input(2), module, "output bias", {10});
-    w.input_scale = static_cast<float>(1.0 / model::kMnistStd);
-    w.input_shift = static_cast<float>(-model::kMnistMean / model::kMnistStd);
-    w.border_value = 0;  // C1 pads the normalised image with zeros
+  if (form->first != Form::kModern) {
+    read_classic(w, nodes, module, form->first == Form::kFrozenClassic);
+    return w;
   }
+  w.variant = native::Variant::kModern;
+  w.output_weight = values_of(linear[1]->input(1), module, "output weight", {10, 84});
+  w.output_bias = values_of(linear[1]->input(2), module, "output bias", {10});
+  w.input_scale = static_cast<float>(1.0 / model::kMnistStd);
+  w.input_shift = static_cast<float>(-model::kMnistMean / model::kMnistStd);
+  w.border_value = 0;  // C1 pads the normalised image with zeros
   return w;
 }
 
@@ -156,11 +200,7 @@ NativePlanResult native_plan_for(torch::jit::Module& module, native::Isa isa) {
   NativePlanResult result;
   try {
     if (!module.find_method("forward")) throw std::invalid_argument("the module has no forward");
-    const auto nodes = module.get_method("forward").graph()->nodes();  // the classic variant squashes with tanh
-    const bool classic = std::any_of(nodes.begin(), nodes.end(),
-                                     [](const torch::jit::Node* node) { return node->kind() == c10::aten::tanh; });
-    const auto variant = classic ? native::Variant::kClassic : native::Variant::kModern;
-    auto plan = std::make_shared<const native::NativePlan>(weights_of(module, variant), isa);
+    auto plan = std::make_shared<const native::NativePlan>(weights_of(module), isa);
     result.why_not = disagreement(*plan, module);
     if (result.why_not.empty()) result.plan = std::move(plan);
   } catch (const std::exception& e) {

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -170,6 +173,16 @@ double fma_rate_gflops(double seconds) {
   return static_cast<double>(rounds) * 12 * (avx2 ? 16 : 2) / elapsed / 1e9;
 }
 
+// Whether no pixel of an image is NaN or infinite (all exponent bits set), in integer operations that the
+// compiler vectorises.
+bool all_finite(const float* pixels) {
+  uint32_t bits[kImagePixels];
+  std::memcpy(bits, pixels, sizeof bits);
+  uint32_t not_finite = 0;
+  for (uint32_t b : bits) not_finite |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+  return not_finite == 0;
+}
+
 // Below this many images per thread, starting a thread costs more than it saves.
 constexpr int64_t kImagesPerThread = 128;
 
@@ -198,6 +211,13 @@ void NativePlan::forward_range(const float* images, int64_t n, float* scores) co
   for (int64_t i = 0; i < n; i += kBlock) {
     const int count = static_cast<int>(std::min<int64_t>(kBlock, n - i));
     block(packed_->model, images + i * kImagePixels, count, scores + i * kClasses, scratch.memory);
+  }
+  // The kernels' max and ReLU drop a NaN where PyTorch's keep it: an image with a pixel that is not finite gets
+  // NaN scores, so that a caller checking the scores refuses it as it would the module's.
+  for (int64_t i = 0; i < n; ++i) {
+    if (!all_finite(images + i * kImagePixels)) {
+      std::fill(scores + i * kClasses, scores + (i + 1) * kClasses, std::nanf(""));
+    }
   }
 }
 
