@@ -40,14 +40,6 @@ __m256 squash(const Model& m, __m256 a) {
 
 __m256 relu(__m256 a) { return _mm256_max_ps(a, _mm256_setzero_ps()); }
 
-// Adjacent pairs of lo (x 0-7) and hi (x 8-15) combined: max (modern) or sum (classic), in x order.
-__m256 pairs(__m256 lo, __m256 hi, bool sum) {
-  const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-  const __m256 odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-  const __m256 both = sum ? _mm256_add_ps(even, odd) : _mm256_max_ps(even, odd);
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(both), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 void fill_field(const Model& m, const float* image, float* field) {
   const __m256 border = _mm256_set1_ps(m.border_value);
   for (int i = 0; i < kFieldFloats; i += 8) _mm256_storeu_ps(field + i, border);
@@ -61,57 +53,57 @@ void fill_field(const Model& m, const float* image, float* field) {
   }
 }
 
-// C1 without its bias, [6][28][32]: each tile is 16 columns of one row for all 6 maps (12 sums in registers,
-// named: arrays of them end up on the stack).
-void c1(const Model& m, const float* field, float* out) {
-  for (int y = 0; y < kC1Side; ++y) {
-    for (int x = 0; x < kC1Stride; x += 16) {
-      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
-             a5 = a0, b5 = a0;
-      const float* corner = field + y * kField + x;
-      for (int tap = 0; tap < kTaps; ++tap) {
-        const float* in = corner + (tap / 5) * kField + tap % 5;
-        const __m256 lo = _mm256_loadu_ps(in), hi = _mm256_loadu_ps(in + 8);
-        const float* w = m.c1_weight + tap * kC1Lanes;
-        __m256 wc = _mm256_broadcast_ss(w);
-        a0 = _mm256_fmadd_ps(lo, wc, a0), b0 = _mm256_fmadd_ps(hi, wc, b0), wc = _mm256_broadcast_ss(w + 1);
-        a1 = _mm256_fmadd_ps(lo, wc, a1), b1 = _mm256_fmadd_ps(hi, wc, b1), wc = _mm256_broadcast_ss(w + 2);
-        a2 = _mm256_fmadd_ps(lo, wc, a2), b2 = _mm256_fmadd_ps(hi, wc, b2), wc = _mm256_broadcast_ss(w + 3);
-        a3 = _mm256_fmadd_ps(lo, wc, a3), b3 = _mm256_fmadd_ps(hi, wc, b3), wc = _mm256_broadcast_ss(w + 4);
-        a4 = _mm256_fmadd_ps(lo, wc, a4), b4 = _mm256_fmadd_ps(hi, wc, b4), wc = _mm256_broadcast_ss(w + 5);
-        a5 = _mm256_fmadd_ps(lo, wc, a5), b5 = _mm256_fmadd_ps(hi, wc, b5);
-      }
-      float* o = out + y * kC1Stride + x;
-      _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, b0), o += kC1Plane;
-      _mm256_storeu_ps(o, a1), _mm256_storeu_ps(o + 8, b1), o += kC1Plane;
-      _mm256_storeu_ps(o, a2), _mm256_storeu_ps(o + 8, b2), o += kC1Plane;
-      _mm256_storeu_ps(o, a3), _mm256_storeu_ps(o + 8, b3), o += kC1Plane;
-      _mm256_storeu_ps(o, a4), _mm256_storeu_ps(o + 8, b4), o += kC1Plane;
-      _mm256_storeu_ps(o, a5), _mm256_storeu_ps(o + 8, b5);
-    }
-  }
+// Adjacent pairs of v's 8 lanes combined: max (modern) or sum (classic), in order.
+__m128 pairs_of(__m256 v, bool sum) {
+  const __m256 even = _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m256 odd = _mm256_shuffle_ps(v, v, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m256 both = sum ? _mm256_add_ps(even, odd) : _mm256_max_ps(even, odd);
+  return _mm_shuffle_ps(_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1), _MM_SHUFFLE(1, 0, 1, 0));
 }
 
-// S2 with C1's bias and activation: [6][14][14]; each row is written 16 wide, the last 2 overwritten next.
-void s2(const Model& m, const float* in, float* out) {
-  for (int c = 0; c < kC1Maps; ++c) {
-    const __m256 bias = _mm256_set1_ps(m.c1_bias[c]);
-    for (int y = 0; y < kS2Side; ++y) {
-      const float* top = in + c * kC1Plane + 2 * y * kC1Stride;
-      const float* bottom = top + kC1Stride;
-      float* row = out + c * kS2Plane + y * kS2Side;
-      for (int x = 0; x < kC1Stride; x += 16) {
-        __m256 a[4] = {_mm256_loadu_ps(top + x), _mm256_loadu_ps(top + x + 8), _mm256_loadu_ps(bottom + x),
-                       _mm256_loadu_ps(bottom + x + 8)};
-        __m256 value;
-        if (m.classic) {
-          for (auto& v : a) v = squash(m, _mm256_add_ps(v, bias));
-          value = pairs(_mm256_add_ps(a[0], a[2]), _mm256_add_ps(a[1], a[3]), true);
-          value = squash(m, _mm256_fmadd_ps(value, _mm256_set1_ps(m.s2_weight[c]), _mm256_set1_ps(m.s2_bias[c])));
-        } else {
-          value = relu(_mm256_add_ps(pairs(_mm256_max_ps(a[0], a[2]), _mm256_max_ps(a[1], a[3]), false), bias));
+// One map's 2x8 C1 sums (rows `top` and `bottom`, no bias yet) pooled by S2 into 4 outputs, activation included.
+__m128 s2_of(const Model& m, int c, __m256 top, __m256 bottom) {
+  const __m256 bias = _mm256_set1_ps(m.c1_bias[c]);
+  if (!m.classic)
+    return _mm_max_ps(_mm_add_ps(pairs_of(_mm256_max_ps(top, bottom), false), _mm256_castps256_ps128(bias)),
+                      _mm_setzero_ps());
+  const __m256 sum = _mm256_add_ps(squash(m, _mm256_add_ps(top, bias)), squash(m, _mm256_add_ps(bottom, bias)));
+  const __m256 pooled = _mm256_zextps128_ps256(pairs_of(sum, true));
+  return _mm256_castps256_ps128(
+      squash(m, _mm256_fmadd_ps(pooled, _mm256_set1_ps(m.s2_weight[c]), _mm256_set1_ps(m.s2_bias[c]))));
+}
+
+// C1 and S2 in one pass, [6][14][14]: each tile is 8 columns of a pair of C1 rows for all 6 maps (12 named sums
+// in registers: arrays of them end up on the stack), pooled into 4 columns of an S2 row.
+void c1_s2(const Model& m, const float* field, float* out) {
+  for (int y = 0; y < kS2Side; ++y) {
+    for (int x = 0; x < kC1Stride; x += 8) {
+      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
+             a5 = a0, b5 = a0;
+      const float* corner = field + 2 * y * kField + x;
+      for (int ky = 0; ky < 5; ++ky) {
+        for (int kx = 0; kx < 5; ++kx) {
+          const float* in = corner + ky * kField + kx;
+          const __m256 top = _mm256_loadu_ps(in), bottom = _mm256_loadu_ps(in + kField);
+          const float* w = m.c1_weight + (ky * 5 + kx) * kC1Lanes;
+          __m256 wc = _mm256_broadcast_ss(w);
+          a0 = _mm256_fmadd_ps(top, wc, a0), b0 = _mm256_fmadd_ps(bottom, wc, b0), wc = _mm256_broadcast_ss(w + 1);
+          a1 = _mm256_fmadd_ps(top, wc, a1), b1 = _mm256_fmadd_ps(bottom, wc, b1), wc = _mm256_broadcast_ss(w + 2);
+          a2 = _mm256_fmadd_ps(top, wc, a2), b2 = _mm256_fmadd_ps(bottom, wc, b2), wc = _mm256_broadcast_ss(w + 3);
+          a3 = _mm256_fmadd_ps(top, wc, a3), b3 = _mm256_fmadd_ps(bottom, wc, b3), wc = _mm256_broadcast_ss(w + 4);
+          a4 = _mm256_fmadd_ps(top, wc, a4), b4 = _mm256_fmadd_ps(bottom, wc, b4), wc = _mm256_broadcast_ss(w + 5);
+          a5 = _mm256_fmadd_ps(top, wc, a5), b5 = _mm256_fmadd_ps(bottom, wc, b5);
         }
-        _mm256_storeu_ps(row + x / 2, value);
+      }
+      const __m128 pooled[kC1Maps] = {s2_of(m, 0, a0, b0), s2_of(m, 1, a1, b1), s2_of(m, 2, a2, b2),
+                                      s2_of(m, 3, a3, b3), s2_of(m, 4, a4, b4), s2_of(m, 5, a5, b5)};
+      for (int c = 0; c < kC1Maps; ++c) {
+        float* o = out + c * kS2Plane + y * kS2Side + x / 2;
+        if (x + 8 <= kC1Side) {
+          _mm_storeu_ps(o, pooled[c]);
+        } else {  // columns 24-27 of 32: 2 outputs
+          _mm_storel_pi(reinterpret_cast<__m64*>(o), pooled[c]);
+        }
       }
     }
   }
@@ -231,8 +223,7 @@ void forward_block_avx2(const Model& m, const float* images, int n, float* score
   float* features = scratch + kScratchFeatures;
   for (int i = 0; i < n; ++i) {
     fill_field(m, images + i * kImagePixels, scratch + kScratchField);
-    c1(m, scratch + kScratchField, scratch + kScratchC1);
-    s2(m, scratch + kScratchC1, scratch + kScratchS2);
+    c1_s2(m, scratch + kScratchField, scratch + kScratchS2);
     c3(m, c3_inputs, scratch + kScratchS2, scratch + kScratchC3);
     s4(m, scratch + kScratchC3, features + i * kFeatures);
   }
