@@ -26,7 +26,8 @@ std::string error_summary(const std::exception& error);
 
 // The module compiled for serving:
 //   on CPU, when the module is LeNet-5 as lenet5 exports it: a native::NativePlan (native_plan.h), hand-written
-//   kernels for every batch size, several times faster than the forms below (scripts/bench.sh measures it);
+//   kernels for every batch size, faster than the forms below at each (scripts/bench.sh --only onnx compares it
+//   with ONNX Runtime, which ties with them);
 //   otherwise two compiled forms, picked by batch size:
 //   larger batches: freeze + optimize_for_inference (on CPU, oneDNN convolutions with prepacked weights);
 //   on CPU, batches of up to kSmallBatchMax: optimize_for_mobile's XNNPACK kernels with prepacked weights.
