@@ -225,7 +225,7 @@ void NativePlan::forward(const float* images, int64_t n, float* scores, int thre
   const int64_t useful = std::max<int64_t>(1, std::min<int64_t>(threads, n / kImagesPerThread));
   if (useful == 1) return forward_range(images, n, scores);
   // Equal shares in whole blocks; this thread takes the first.
-  const int64_t share = (n + useful - 1) / useful / kBlock * kBlock + kBlock;
+  const int64_t share = ((n + useful - 1) / useful + kBlock - 1) / kBlock * kBlock;
   std::vector<std::thread> helpers;
   for (int64_t begin = share; begin < n; begin += share) {
     const int64_t count = std::min(share, n - begin);
