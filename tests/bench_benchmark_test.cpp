@@ -6,6 +6,7 @@
 
 #include "lenet5/bench/benchmark.h"
 #include "lenet5/engine/threads.h"
+#include "lenet5/native/plan.h"
 
 namespace {
 
@@ -28,7 +29,7 @@ lenet5::bench::BenchOptions quick(std::vector<Mode> modes, std::vector<int64_t> 
   return options;
 }
 
-// XNNPACK (batch 1), oneDNN (batch 64) and training, all with threads = 1: no pool may start a thread of its own
+// The native plan (batches 1 and 64) and training, all with threads = 1: no pool may start a thread of its own
 // (a pool sized to the cores spins against other load on a busy machine).
 TEST(BenchThreads, OneThreadRunsEveryEngineOnTheCallingThread) {
   const size_t before = process_threads();
@@ -36,10 +37,35 @@ TEST(BenchThreads, OneThreadRunsEveryEngineOnTheCallingThread) {
   lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
   const auto report = lenet5::bench::run_benchmark(net, std::nullopt, quick({Mode::kOptimized, Mode::kTrain}, {1, 64}));
   ASSERT_EQ(report.results.size(), 4u);
-  EXPECT_EQ(report.results[0].engine, "xnnpack");
-  EXPECT_EQ(report.results[1].engine, "onednn");
+  const std::string native_engine = "native-" + lenet5::native::isa_name(lenet5::native::best_isa());
+  EXPECT_EQ(report.results[0].engine, native_engine);
+  EXPECT_EQ(report.results[1].engine, native_engine);
   EXPECT_EQ(report.threads, 1);
   EXPECT_EQ(process_threads(), before);
+}
+
+// The native plan's threads serve one batch each and end with it.
+TEST(BenchThreads, TwoThreadsSplitALargeBatchAndEndWithIt) {
+  const size_t before = process_threads();
+  lenet5::engine::set_cpu_threads(2);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  const auto report = lenet5::bench::run_benchmark(net, std::nullopt, quick({Mode::kOptimized}, {1024}));
+  lenet5::engine::set_cpu_threads(1);
+  ASSERT_EQ(report.results.size(), 1u);
+  EXPECT_EQ(report.threads, 2);
+  EXPECT_GT(report.results[0].images_per_second, 0);
+  EXPECT_LE(process_threads(), before + 2);  // at most the intra-op pool's second thread remains
+}
+
+TEST(BenchReport, ReportsTheMeasuredPeakAndTheFractionOfItReached) {
+  lenet5::engine::set_cpu_threads(1);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  const auto report = lenet5::bench::run_benchmark(net, std::nullopt, quick({Mode::kOptimized}, {8}));
+  EXPECT_GT(report.fma_peak_gflops, 0);
+  const std::string text = lenet5::bench::format_report(report);
+  EXPECT_THAT(text, HasSubstr("FMA peak of one core"));
+  EXPECT_THAT(text, HasSubstr("% peak"));
+  EXPECT_THAT(lenet5::bench::report_json(report), HasSubstr("\"fma_peak_gflops\":"));
 }
 
 TEST(BenchReport, SaysWhichStatisticImagesPerSecondIsAndTrainsOnlyWhenAsked) {

@@ -18,6 +18,7 @@
 #include "lenet5/engine/device.h"
 #include "lenet5/engine/flat_adamw.h"
 #include "lenet5/model/summary.h"
+#include "lenet5/native/plan.h"
 
 namespace lenet5::bench {
 namespace {
@@ -171,6 +172,7 @@ BenchReport report_header(model::LeNet5& model, const BenchOptions& options) {
   report.torch_version = engine::torch_version();
   report.variant = model::variant_name(model->variant());
   report.flops_per_image = forward_flops_per_image(model);
+  report.fma_peak_gflops = native::measure_fma_peak_gflops(0.1);
   return report;
 }
 
@@ -216,17 +218,22 @@ std::string format_report(const BenchReport& report) {
                 report.variant.c_str(), report.device.c_str(), report.threads, report.threads == 1 ? "" : "s",
                 report.torch_version.c_str(), report.flops_per_image);
   out << line;
+  std::snprintf(line, sizeof line,
+                "FMA peak of one core (measured): %.1f GFLOP/s; %% peak = GFLOP/s / (peak x threads)\n",
+                report.fma_peak_gflops);
+  out << line;
   if (report.neighbour_load > 0) {
     out << "measured next to " << report.neighbour_load << " busy thread" << (report.neighbour_load == 1 ? "" : "s")
         << " spinning on the CPU (--neighbour-load)\n";
   }
-  std::snprintf(line, sizeof line, "%-12s %-12s %6s %11s %11s %11s %13s %9s\n", "mode", "engine", "batch", "p50 us",
-                "p90 us", "p99 us", "images/s*", "GFLOP/s*");
-  out << line << std::string(91, '-') << "\n";
+  std::snprintf(line, sizeof line, "%-12s %-12s %6s %11s %11s %11s %13s %9s %7s\n", "mode", "engine", "batch", "p50 us",
+                "p90 us", "p99 us", "images/s*", "GFLOP/s*", "% peak");
+  out << line << std::string(99, '-') << "\n";
+  const double peak = report.fma_peak_gflops * std::max(1, report.threads);
   for (const auto& r : report.results) {
-    std::snprintf(line, sizeof line, "%-12s %-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f\n", r.mode.c_str(),
+    std::snprintf(line, sizeof line, "%-12s %-12s %6lld %11.1f %11.1f %11.1f %13.0f %9.2f %7.1f\n", r.mode.c_str(),
                   r.engine.c_str(), static_cast<long long>(r.batch_size), r.p50_us, r.p90_us, r.p99_us,
-                  r.images_per_second, r.gflops_per_second);
+                  r.images_per_second, r.gflops_per_second, peak > 0 ? 100 * r.gflops_per_second / peak : 0.0);
     out << line;
   }
   out << "* from the mean latency: batch x iterations / total time of the iterations\n";
@@ -243,6 +250,7 @@ std::string report_json(const BenchReport& report) {
                       {"torch_version", report.torch_version},
                       {"variant", report.variant},
                       {"flops_per_image", report.flops_per_image},
+                      {"fma_peak_gflops", report.fma_peak_gflops},
                       {"results", nlohmann::json::array()}};
   for (const auto& r : report.results) {
     json["results"].push_back({{"mode", r.mode},

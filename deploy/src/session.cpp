@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lenet5/deploy/export.h"
+#include "lenet5/deploy/native_plan.h"
 #include "lenet5/model/lenet5.h"
 #include "lenet5/text/printable.h"
 
@@ -135,6 +136,12 @@ InferenceSession::InferenceSession(const torch::jit::Module& module, const torch
   check_module(reference, device);
   large_batches_ = reference;
   large_batch_engine_ = "torchscript";
+  if (device.is_cpu()) {
+    auto native = native_plan_for(reference);
+    native_ = native.plan;
+    if (native_) return;
+    notes_.push_back("native plan not used: " + native.why_not);
+  }
   const std::string large_name = device.is_cpu() ? "onednn" : "frozen";
   auto optimized = compiled(
       reference, device, large_name + " (optimize_for_inference)",
@@ -151,11 +158,13 @@ InferenceSession::InferenceSession(const torch::jit::Module& module, const torch
 
 torch::Tensor InferenceSession::forward(const torch::Tensor& images) {
   c10::InferenceMode inference;
+  if (native_ && native_accepts(images)) return native_forward(*native_, images, at::get_num_threads());
   if (small_batches_ && images.dim() > 0 && images.size(0) <= kSmallBatchMax) return run(*small_batches_, images);
   return run(large_batches_, images);
 }
 
 std::string InferenceSession::engine_for(int64_t batch_size) const {
+  if (native_) return native_->engine_name();
   if (small_batches_ && batch_size <= kSmallBatchMax) return "xnnpack";
   return large_batch_engine_;
 }

@@ -36,7 +36,7 @@ struct BenchOptions {
 
 struct BenchResult {
   std::string mode;
-  std::string engine;  // what ran it: "libtorch" (eager), "torchscript", or the session's "onednn"/"xnnpack"/...
+  std::string engine;  // what ran it: "libtorch" (eager), "torchscript", or the session's "native-avx2"/"onednn"/...
   int64_t batch_size = 0;
   int64_t iterations = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0;  // per batch
@@ -51,6 +51,7 @@ struct BenchReport {
   std::string torch_version;
   std::string variant;
   double flops_per_image = 0;  // forward pass, 2 per multiply-add
+  double fma_peak_gflops = 0;  // one core's rate of independent FMAs, measured (native::measure_fma_peak_gflops)
   std::vector<BenchResult> results;
 };
 
