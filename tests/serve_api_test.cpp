@@ -183,7 +183,9 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
   std::vector<GrayImage> views;
   std::vector<lenet5::deploy::Prediction> expected;
   for (int64_t i = 0; i < 4; ++i) {
-    views.push_back(lenet5::deploy::preprocess(on_paper(i), options));
+    const auto digits = lenet5::deploy::read_digits(on_paper(i), options);
+    ASSERT_EQ(digits.size(), 1u);
+    views.push_back(digits[0].view);
     expected.push_back(alone(views.back()));
   }
   const auto raw_expected = alone(mnist_view(4));
@@ -224,6 +226,43 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
   // Without preprocessing, the pixels are the network's input as they are.
   check(client.Post("/v1/predict", pixels_json(mnist_view(4), false), "application/json"), raw_expected, mnist_view(4),
         3);
+}
+
+// A picture of several digits side by side: one answer per digit, left to right, and the whole number.
+TEST_F(ServeApi, ReadsANumberDigitByDigit) {
+  GrayImage paper(200, 70, 1.0f);
+  for (int digit = 0; digit < 3; ++digit) {
+    const GrayImage view = mnist_view(digit);
+    for (int y = 0; y < 56; ++y) {
+      for (int x = 0; x < 56; ++x) paper.at(10 + 62 * digit + x, 7 + y) = 1.0f - view.at(x / 2, y / 2);
+    }
+  }
+  const auto digits = lenet5::deploy::read_digits(paper, lenet5::deploy::PreprocessOptions{});
+  ASSERT_EQ(digits.size(), 3u);
+  std::vector<lenet5::deploy::Prediction> expected;
+  std::string number;
+  for (const auto& digit : digits) {
+    expected.push_back(alone(digit.view));
+    number += std::to_string(expected.back().label);
+  }
+  RunningServer server(*model_, classifier_, {});
+  auto result = server.client().Post("/v1/predict", png_of(paper), "image/png");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const auto answer = json::parse(result->body);
+  EXPECT_EQ(answer["number"], number);
+  ASSERT_EQ(answer["digits"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& digit = answer["digits"][i];
+    EXPECT_EQ(digit["label"], expected[i].label);
+    EXPECT_EQ(digit["box"],
+              json({{"x", digits[i].x}, {"y", digits[i].y}, {"width", digits[i].width}, {"height", digits[i].height}}));
+    EXPECT_NEAR(digit["probability"].get<float>(), expected[i].probabilities[static_cast<size_t>(expected[i].label)],
+                1e-5);
+    if (i > 0) {
+      EXPECT_GT(digit["box"]["x"].get<int>(), answer["digits"][i - 1]["box"]["x"].get<int>());
+    }
+  }
 }
 
 // Requests sent at once share forward passes, and each gets what the model says about its image alone.

@@ -19,7 +19,7 @@ nlohmann::json top_k_json(const ModelInfo& model, const Classification& answer, 
   return list;
 }
 
-nlohmann::json digit_json(const ModelInfo& model, const DigitInput& digit, const Classification& answer,
+nlohmann::json digit_json(const ModelInfo& model, const deploy::DigitView& digit, const Classification& answer,
                           int64_t top_k) {
   const auto label = static_cast<size_t>(answer.label);
   return {{"label", answer.label},
@@ -33,7 +33,7 @@ nlohmann::json digit_json(const ModelInfo& model, const DigitInput& digit, const
 
 }  // namespace
 
-nlohmann::json prediction_json(const ModelInfo& model, const std::vector<DigitInput>& digits,
+nlohmann::json prediction_json(const ModelInfo& model, const std::vector<deploy::DigitView>& digits,
                                const std::vector<Classification>& answers, int64_t top_k) {
   nlohmann::json result;
   auto list = nlohmann::json::array();
