@@ -590,7 +590,8 @@ TEST_F(ServeApi, ReadmeCommandsWorkAsPrinted) {
 
   const auto curl_blocks = lenet5::testing::fenced_blocks(readme, "sh", "### The API");
   ASSERT_EQ(curl_blocks.size(), 1u);
-  lenet5::testing::write_file(folder_->file("digit.png"), from_base64(lenet5::serve::base64(png_of(on_paper(0)))));
+  const std::string digit = png_of(on_paper(0));
+  lenet5::testing::write_file(folder_->file("digit.png"), std::vector<std::uint8_t>(digit.begin(), digit.end()));
   std::istringstream lines(curl_blocks[0]);
   int commands = 0;
   for (std::string line; std::getline(lines, line); ++commands) {

@@ -28,7 +28,4 @@ nlohmann::json prediction_json(const ModelInfo& model, const std::vector<deploy:
 // {"error": message}
 std::string error_json(const std::string& message);
 
-// RFC 4648 base64 (with padding).
-std::string base64(const std::string& bytes);
-
 }  // namespace lenet5::serve
