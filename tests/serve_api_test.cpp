@@ -221,7 +221,8 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
   check(client.Post("/v1/predict?top_k=10", png_of(on_paper(1)), "application/octet-stream"), expected[1], views[1],
         10);
   const httplib::MultipartFormDataItems form{{"note", "hello", "", "text/plain"},
-                                             {"image", png_of(on_paper(2)), "digit.png", "image/png"}};
+                                             {"image", png_of(on_paper(2)), "digit.png", "image/png"},
+                                             {"extra", "{}", "", "application/json"}};
   check(client.Post("/v1/predict?top_k=1", form), expected[2], views[2], 1);
   check(client.Post("/v1/predict", pixels_json(on_paper(3), true), "application/json"), expected[3], views[3], 3);
   // Without preprocessing, the pixels are the network's input as they are.

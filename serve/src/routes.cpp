@@ -57,7 +57,7 @@ PredictBody read_body(const httplib::Request& request, httplib::Response& respon
         [&](const httplib::MultipartFormData& part) {
           in_image_field = part.name == "image" && !has_image_field;
           has_image_field = has_image_field || in_image_field;
-          body.content_type = part.content_type;
+          if (in_image_field) body.content_type = part.content_type;
           return true;
         },
         keep);
