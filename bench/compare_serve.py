@@ -18,6 +18,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import struct
 import subprocess
@@ -48,13 +49,17 @@ def find_idx(mnist_dir, name):
     return path if os.path.exists(path) else path + ".gz"
 
 
-def png_bytes(gray_rows, width, height):
-    """An 8-bit grayscale PNG (standard library only)."""
-    def chunk(kind, payload):
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+def png_chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_bytes(gray_rows, width, height, declared=None):
+    """An 8-bit grayscale PNG (standard library only); `declared` = (width, height) puts another size in its
+    header (with a valid CRC), as a hostile file would."""
     raw = b"".join(b"\x00" + gray_rows[y * width:(y + 1) * width] for y in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    header = struct.pack(">IIBBBBB", *(declared or (width, height)), 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(raw)) +
+            png_chunk(b"IEND", b""))
 
 
 def write_mnist_pngs(mnist_dir, out_dir, count):
@@ -71,13 +76,14 @@ def write_mnist_pngs(mnist_dir, out_dir, count):
     return written
 
 
-def write_bad_bodies(out_dir, good_png):
-    """Bodies that must each get a 4xx, never a 5xx; returns [(content_type, path)]."""
+def write_soak_bodies(out_dir, good_png):
+    """Hostile bodies that must each get a 4xx, never a 5xx, and a good one of each other kind (multipart, JSON);
+    returns [(content_type, path)]."""
     bodies = {
         "truncated.png": ("image/png", good_png[: len(good_png) // 2]),
         "random.bin": ("application/octet-stream", os.urandom(3000)),
         "empty.bin": ("image/png", b""),
-        "huge-header.png": ("image/png", good_png[:16] + struct.pack(">II", 60000, 60000) + good_png[24:]),
+        "huge-header.png": ("image/png", png_bytes(bytes(28 * 28), 28, 28, declared=(60000, 60000))),
         "wrong-shape.json": ("application/json", json.dumps({"pixels": [[0.5] * 27] * 28}).encode()),
         "not-json.json": ("application/json", b'{"pixels": [[0.1, 0.2'),
         "nan.json": ("application/json", b'{"pixels": ' + json.dumps([["NaN"] * 28] * 28).encode() + b"}"),
@@ -89,6 +95,12 @@ def write_bad_bodies(out_dir, good_png):
         with open(path, "wb") as f:
             f.write(payload)
         listed.append((content_type, path))
+    boundary = "lenet5-soak-boundary"
+    multipart = os.path.join(out_dir, "good.multipart")
+    with open(multipart, "wb") as f:
+        f.write(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="digit.png"\r\n'
+                f"Content-Type: image/png\r\n\r\n".encode() + good_png + f"\r\n--{boundary}--\r\n".encode())
+    listed.append((f"multipart/form-data; boundary={boundary}", multipart))
     good_json = os.path.join(out_dir, "good.json")
     with open(good_json, "w") as f:
         json.dump({"pixels": [[1.0 if 10 <= x <= 16 and 4 <= y <= 24 else 0.0 for x in range(28)]
@@ -105,6 +117,17 @@ def write_manifest(path, entries):
 
 
 # ---- servers ----
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ports(first, count):
+    """`count` ports from `first` on, or free ones when `first` is 0."""
+    return [free_port() for _ in range(count)] if first == 0 else [first + i for i in range(count)]
+
 
 class Server:
     def __init__(self, name, command, port, has_metrics, log_path):
@@ -161,15 +184,15 @@ class Server:
 def start_servers(args, out):
     lenet5 = [args.lenet5, "serve", "--model", args.model, "--threads", str(args.threads)]
     delay = ["--max-delay-us", str(args.max_delay_us)] if args.max_delay_us is not None else []
+    batching, single, fastapi = ports(args.port, 3)
     servers = [
         Server(f"lenet5 batching (max {args.max_batch})",
-               lenet5 + ["--port", str(args.port), "--max-batch", str(args.max_batch)] + delay, args.port, True,
+               lenet5 + ["--port", str(batching), "--max-batch", str(args.max_batch)] + delay, batching, True,
                os.path.join(out, "lenet5-batching.log")),
-        Server("lenet5 no batching", lenet5 + ["--port", str(args.port + 1), "--max-batch", "1"], args.port + 1,
-               True, os.path.join(out, "lenet5-single.log")),
-        Server("FastAPI + uvicorn", [args.python, FASTAPI, "--model", args.model, "--port", str(args.port + 2),
-                                     "--threads", str(args.threads)], args.port + 2, False,
-               os.path.join(out, "fastapi.log")),
+        Server("lenet5 no batching", lenet5 + ["--port", str(single), "--max-batch", "1"], single, True,
+               os.path.join(out, "lenet5-single.log")),
+        Server("FastAPI + uvicorn", [args.python, FASTAPI, "--model", args.model, "--port", str(fastapi),
+                                     "--threads", str(args.threads)], fastapi, False, os.path.join(out, "fastapi.log")),
     ]
     for server in servers:
         server.wait_ready()
@@ -270,9 +293,10 @@ def print_summary(summary):
 # ---- soak ----
 
 def soak(args, out, manifest):
-    lenet5 = [args.lenet5, "serve", "--model", args.model, "--threads", str(args.threads), "--port",
-              str(args.port), "--max-batch", str(args.max_batch)]
-    server = Server("lenet5", lenet5, args.port, True, os.path.join(out, "lenet5-soak.log"))
+    port = ports(args.port, 1)[0]
+    lenet5 = [args.lenet5, "serve", "--model", args.model, "--threads", str(args.threads), "--port", str(port),
+              "--max-batch", str(args.max_batch)]
+    server = Server("lenet5", lenet5, port, True, os.path.join(out, "lenet5-soak.log"))
     server.wait_ready()
     samples = [(0.0, server.rss_mb())]
     start = time.time()
@@ -323,7 +347,7 @@ def main():
     parser.add_argument("--max-delay-us", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--port", type=int, default=18480)
+    parser.add_argument("--port", type=int, default=18480, help="first of the ports (0: free ones)")
     parser.add_argument("--soak", type=int, default=0, help="seconds of mixed good and bad requests instead")
     parser.add_argument("--soak-concurrency", type=int, default=16)
     args = parser.parse_args()
@@ -333,7 +357,7 @@ def main():
     good = [("image/png", path) for path, _ in images]
     if args.soak:
         with open(images[0][0], "rb") as f:
-            bad = write_bad_bodies(os.path.join(args.out, "bad-bodies"), f.read())
+            bad = write_soak_bodies(os.path.join(args.out, "bad-bodies"), f.read())
         # One bad body for every two good ones.
         mixed = []
         for i, entry in enumerate(bad):

@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-from compare_serve import find_idx, write_mnist_pngs  # noqa: E402  (MNIST test images as PNG files)
+from compare_serve import find_idx, free_port, write_mnist_pngs  # noqa: E402  (MNIST test images as PNG files)
 
 SKIP = 77
 
@@ -31,12 +30,6 @@ def find_browser():
     chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
     driver = shutil.which("chromedriver")
     return chromium, driver
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def exported_model(lenet5, mnist, work):
