@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The idiomatic Python deployment of an exported lenet5 model, the peer of `lenet5 serve` in
 scripts/bench_serve.sh: FastAPI + uvicorn, `torch.jit.load`, Pillow + NumPy for the pictures, one forward
 pass per request.
