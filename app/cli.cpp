@@ -91,6 +91,7 @@ std::unique_ptr<CLI::App> make_app() {
   setup_bench(*app);
   setup_visualize(*app);
   setup_report(*app);
+  setup_serve(*app);
   return app;
 }
 

@@ -26,6 +26,7 @@ void setup_predict(CLI::App& app);
 void setup_bench(CLI::App& app);
 void setup_visualize(CLI::App& app);
 void setup_report(CLI::App& app);
+void setup_serve(CLI::App& app);
 
 // Documented maxima of the numeric flags (README, "The CLI").
 constexpr int64_t kMaxBatchSize = 65536;  // images per forward pass (eval, bench): 2^16 classic images need ~3 GB
@@ -34,9 +35,11 @@ constexpr int64_t kMaxTrainBatchSize = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMaxThreads = engine::kMaxThreads;
 constexpr int64_t kMaxEpochs = 1000000;
 constexpr int64_t kMaxIterations = 100000000;
-constexpr int64_t kMaxImages = 1000000000;      // --limit-train, --limit-test
-constexpr int64_t kMaxSeed = 9007199254740992;  // 2^53: every seed up to it is exact as a double too
-constexpr double kMaxSeconds = 3600;            // per bench measurement
+constexpr int64_t kMaxImages = 1000000000;               // --limit-train, --limit-test
+constexpr int64_t kMaxSeed = 9007199254740992;           // 2^53: every seed up to it is exact as a double too
+constexpr double kMaxSeconds = 3600;                     // per bench measurement
+constexpr int64_t kMaxServeBatch = 1024;                 // serve --max-batch
+constexpr int64_t kMaxServeDelayMicroseconds = 1000000;  // serve --max-delay-us: 1 s
 
 // The one check of a numeric flag: a finite number (a whole one when `whole`) in [min, max] (above min,
 // not equal, when `above_min`). The message names the value and the bounds as typed numbers; CLI11 adds
