@@ -5,7 +5,7 @@ pass per request.
 
     python3 scripts/fastapi_server.py --model model.pt [--host 127.0.0.1] [--port 8081] [--threads 1]
 
-Same routes as `lenet5 serve`: POST /v1/predict (an image as the body or as the multipart field `image`, or
+Same routes and answers as `lenet5 serve` (one digit per picture): POST /v1/predict (an image as the body or as the multipart field `image`, or
 JSON {"pixels": 28x28 numbers in [0,1], ink high}), GET /v1/model, GET /healthz. The picture is prepared the
 way MNIST was made, as `lenet5 predict` does: grayscale, inverted when the background is light, cropped to
 the ink, scaled into a 20x20 box and centred by mass in 28x28.
@@ -117,16 +117,17 @@ def create_app(model_path: str) -> FastAPI:
             view = view_from_image(body)
         with torch.no_grad():
             probabilities = torch.softmax(model(torch.from_numpy(view).view(1, 1, 28, 28)), dim=1)[0]
-        top = torch.topk(probabilities, 3)
+        top = torch.topk(probabilities, min(3, len(class_names)))
         label = int(top.indices[0])
-        return {
+        return {"digits": [{
             "label": label,
-            "class_name": class_names[label],
+            "name": class_names[label],
+            "probability": float(top.values[0]),
             "probabilities": probabilities.tolist(),
-            "top_k": [{"label": int(i), "class_name": class_names[int(i)], "probability": float(p)}
+            "top_k": [{"label": int(i), "name": class_names[int(i)], "probability": float(p)}
                       for p, i in zip(top.values, top.indices)],
             "view_png": png_base64(view),
-        }
+        }]}
 
     return app
 

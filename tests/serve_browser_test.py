@@ -87,13 +87,13 @@ class Page:
         rect = self.pad.rect
         for points in strokes:
             pixels = [(x * rect["width"], y * rect["height"]) for x, y in points]
-            # Selenium 4 offsets are from the element's centre; intermediate points every ~8 px, as a hand moves.
+            # Selenium 4 offsets are from the element's centre; intermediate points every ~14 px, as a hand moves.
             actions = ActionChains(self.driver, duration=10)
             x0, y0 = pixels[0]
             actions.move_to_element_with_offset(self.pad, x0 - rect["width"] / 2, y0 - rect["height"] / 2)
             actions.click_and_hold()
             for (xa, ya), (xb, yb) in zip(pixels, pixels[1:]):
-                steps = max(1, int(max(abs(xb - xa), abs(yb - ya)) / 8))
+                steps = max(1, int(max(abs(xb - xa), abs(yb - ya)) / 14))
                 for i in range(1, steps + 1):
                     actions.move_to_element_with_offset(self.pad, xa + (xb - xa) * i / steps - rect["width"] / 2,
                                                         ya + (yb - ya) * i / steps - rect["height"] / 2)
@@ -172,8 +172,8 @@ def run_checks(page, server_url, images, failures):
     request = urllib.request.Request(server_url + "/v1/predict", data=page.canvas_png(),
                                      headers={"Content-Type": "image/png"})
     reply = json.load(urllib.request.urlopen(request, timeout=10))
-    digits = reply.get("digits") or [reply]
-    expected = "".join(str(d.get("class_name", d["label"])) for d in digits)
+    digits = reply["digits"]
+    expected = "".join(d["name"] for d in digits)
     state = page.shows(expected)
     check(state["prediction"] == expected, f"two digits drawn side by side: the page shows the API's reading "
           f"'{expected}' (page: {state['prediction']})", failures)
@@ -221,6 +221,8 @@ def main():
         if args.screenshot:
             page.draw(*SEVEN)
             page.shows("7")
+            height = driver.execute_script("return document.documentElement.scrollHeight;")
+            driver.set_window_size(1180, min(height + 140, 1600))  # the whole page, window frame included
             driver.save_screenshot(args.screenshot)
             print(f"screenshot: {args.screenshot}")
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
