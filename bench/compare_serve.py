@@ -230,8 +230,9 @@ def compare(args, out, manifest):
     servers = start_servers(args, out)
     results = {server.name: {c: [] for c in args.concurrency} for server in servers}
     try:
-        for server in servers:  # warm-up: every code path and allocation pool once
-            run_wrk(server.url, manifest, 8, 1)
+        for server in servers:  # warm-up: every code path, thread and allocation pool once
+            if args.warmup > 0:
+                run_wrk(server.url, manifest, max(args.concurrency), args.warmup)
         for round_index in range(args.rounds):
             for concurrency in args.concurrency:
                 shift = round_index % len(servers)
@@ -346,6 +347,7 @@ def main():
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--max-delay-us", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of load on each server before the rounds")
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--port", type=int, default=18480, help="first of the ports (0: free ones)")
     parser.add_argument("--soak", type=int, default=0, help="seconds of mixed good and bad requests instead")

@@ -73,6 +73,9 @@ void Server::configure() {
   http_->set_write_timeout(options_.read_timeout);
   http_->set_keep_alive_timeout(options_.keep_alive_timeout.count());
   http_->set_keep_alive_max_count(1000);
+  // cpp-httplib writes a response's header and body separately; with Nagle's algorithm on (its default), the body
+  // waits for the client's delayed ACK: 40 ms on every keep-alive request.
+  http_->set_tcp_nodelay(true);
   http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
     request_timed = true;
