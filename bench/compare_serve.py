@@ -149,6 +149,15 @@ class Server:
                 time.sleep(0.2)
         sys.exit(f"{self.name} did not answer /healthz within {seconds} s (see {self.log.name})")
 
+    def listen_backlog(self):
+        """The listening socket's accept backlog (`ss`'s Send-Q), None without iproute2's ss."""
+        try:
+            output = subprocess.run(["ss", "-Hltn", f"sport = :{self.port}"], capture_output=True, text=True,
+                                    check=True).stdout.split()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return int(output[2]) if len(output) > 2 else None
+
     def rss_mb(self):
         with open(f"/proc/{self.process.pid}/status") as f:
             for line in f:
@@ -196,6 +205,7 @@ def start_servers(args, out):
     ]
     for server in servers:
         server.wait_ready()
+        server.backlog = server.listen_backlog()
     return servers
 
 
@@ -252,7 +262,7 @@ def compare(args, out, manifest):
 def summarize(args, servers, results):
     batching, single, fastapi = (server.name for server in servers)
     summary = {"rounds": args.rounds, "seconds": args.seconds, "max_batch": args.max_batch, "rows": [],
-               "ratios": []}
+               "ratios": [], "listen_backlog": {server.name: server.backlog for server in servers}}
     for concurrency in args.concurrency:
         for name in (batching, single, fastapi):
             runs = results[name][concurrency]

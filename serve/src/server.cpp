@@ -76,6 +76,11 @@ void Server::configure() {
   // cpp-httplib writes a response's header and body separately; with Nagle's algorithm on (its default), the body
   // waits for the client's delayed ACK: 40 ms on every keep-alive request.
   http_->set_tcp_nodelay(true);
+  // The listening socket, for bind(): httplib::default_socket_options (SO_REUSEADDR) plus remembering it.
+  http_->set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_socket_ = sock;
+  });
   http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
     request_timed = true;
@@ -115,6 +120,10 @@ int Server::bind() {
     port_ = options_.port;
   }
   if (port_ <= 0) throw_bind_failure(options_.host, options_.port);
+  // Debian's compiled cpp-httplib listens with a backlog of 5: 64 clients connecting at once overflow the accept
+  // queue, and the kernel then drops their handshakes' last ACKs; their first requests wait for a SYN-ACK
+  // retransmission (1 s and more). Listening again on the bound socket raises the backlog (Linux, BSD).
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
   return port_;
 }
 
