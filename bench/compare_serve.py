@@ -3,8 +3,9 @@
 (scripts/fastapi_server.py: FastAPI + uvicorn + torch.jit.load), driven by wrk with real MNIST test images as
 PNG bodies. Run by scripts/bench_serve.sh.
 
-Three servers run at once on loopback: lenet5 with dynamic batching (--max-batch B), lenet5 without
-(--max-batch 1) and FastAPI. For each round, each concurrency and each server in turn (the order rotates
+Four servers run at once on loopback: lenet5 with dynamic batching (--max-batch B), lenet5 without
+(--max-batch 1), FastAPI as written idiomatically (the handler runs the model on the event loop) and FastAPI
+with the work moved to its thread pool (--offload). For each round, each concurrency and each server in turn (the order rotates
 every round, the machine is shared and noisy), wrk posts the bodies for --seconds and reports requests/s and
 p50/p99 latency; lenet5's /metrics before and after give the mean batch size. Ratios are per round, printed
 as the median with the range over rounds.
@@ -193,15 +194,17 @@ class Server:
 def start_servers(args, out):
     lenet5 = [args.lenet5, "serve", "--model", args.model, "--threads", str(args.threads)]
     delay = ["--max-delay-us", str(args.max_delay_us)] if args.max_delay_us is not None else []
-    batching, single, fastapi = ports(args.port, 3)
+    batching, single, fastapi, offload = ports(args.port, 4)
+    python = [args.python, FASTAPI, "--model", args.model, "--threads", str(args.threads), "--port"]
     servers = [
         Server(f"lenet5 batching (max {args.max_batch})",
                lenet5 + ["--port", str(batching), "--max-batch", str(args.max_batch)] + delay, batching, True,
                os.path.join(out, "lenet5-batching.log")),
         Server("lenet5 no batching", lenet5 + ["--port", str(single), "--max-batch", "1"], single, True,
                os.path.join(out, "lenet5-single.log")),
-        Server("FastAPI + uvicorn", [args.python, FASTAPI, "--model", args.model, "--port", str(fastapi),
-                                     "--threads", str(args.threads)], fastapi, False, os.path.join(out, "fastapi.log")),
+        Server("FastAPI", python + [str(fastapi)], fastapi, False, os.path.join(out, "fastapi.log")),
+        Server("FastAPI, thread pool", python + [str(offload), "--offload"], offload, False,
+               os.path.join(out, "fastapi-offload.log")),
     ]
     for server in servers:
         server.wait_ready()
@@ -260,11 +263,12 @@ def compare(args, out, manifest):
 
 
 def summarize(args, servers, results):
-    batching, single, fastapi = (server.name for server in servers)
+    ours = [server.name for server in servers if server.has_metrics]
+    peers = [server.name for server in servers if not server.has_metrics]
     summary = {"rounds": args.rounds, "seconds": args.seconds, "max_batch": args.max_batch, "rows": [],
                "ratios": [], "listen_backlog": {server.name: server.backlog for server in servers}}
     for concurrency in args.concurrency:
-        for name in (batching, single, fastapi):
+        for name in ours + peers:
             runs = results[name][concurrency]
             batches = [r["mean_batch"] for r in runs if "mean_batch" in r]
             summary["rows"].append({
@@ -274,12 +278,13 @@ def summarize(args, servers, results):
                 "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
                 "mean_batch": statistics.median(batches) if batches else None,
                 "errors": sum(r["c4xx"] + r["c5xx"] + r["other"] + r["timeouts"] for r in runs)})
-        for name in (batching, single):
-            pairs = list(zip(results[name][concurrency], results[fastapi][concurrency]))
-            summary["ratios"].append({
-                "server": name, "concurrency": concurrency,
-                "throughput_ratio": spread([a["requests_per_s"] / b["requests_per_s"] for a, b in pairs]),
-                "p99_ratio": spread([b["p99_us"] / max(a["p99_us"], 1) for a, b in pairs])})
+        for peer in peers:
+            for name in ours:
+                pairs = list(zip(results[name][concurrency], results[peer][concurrency]))
+                summary["ratios"].append({
+                    "server": name, "peer": peer, "concurrency": concurrency,
+                    "throughput_ratio": spread([a["requests_per_s"] / b["requests_per_s"] for a, b in pairs]),
+                    "p99_ratio": spread([b["p99_us"] / max(a["p99_us"], 1) for a, b in pairs])})
     return summary
 
 
@@ -291,14 +296,13 @@ def print_summary(summary):
         batch = f"{row['mean_batch']:.1f}" if row["mean_batch"] is not None else "-"
         print(f"| {row['concurrency']} | {row['server']} | {row['requests_per_s']:,.0f} | {row['p50_ms']:.2f} ms "
               f"| {row['p99_ms']:.2f} ms | {batch} | {row['errors']} |")
-    print("\nAgainst FastAPI, per-round ratios: median (min-max); p99 ratio = FastAPI p99 / lenet5 p99 "
-          "(above 1: lenet5 lower)\n")
-    print("| concurrency | server | requests/s ratio | p99 ratio |")
-    print("|---|---|---|---|")
+    print("\nPer-round ratios, median (min-max); p99 ratio = the peer's p99 / lenet5's (above 1: lenet5 lower)\n")
+    print("| concurrency | server | against | requests/s ratio | p99 ratio |")
+    print("|---|---|---|---|---|")
     for ratio in summary["ratios"]:
         t, p = ratio["throughput_ratio"], ratio["p99_ratio"]
-        print(f"| {ratio['concurrency']} | {ratio['server']} | **{t['median']:.2f}x** ({t['min']:.2f}-{t['max']:.2f}) "
-              f"| {p['median']:.2f}x ({p['min']:.2f}-{p['max']:.2f}) |")
+        print(f"| {ratio['concurrency']} | {ratio['server']} | {ratio['peer']} | **{t['median']:.2f}x** "
+              f"({t['min']:.2f}-{t['max']:.2f}) | {p['median']:.2f}x ({p['min']:.2f}-{p['max']:.2f}) |")
 
 
 # ---- soak ----

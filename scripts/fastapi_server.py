@@ -20,6 +20,7 @@ import torch
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from PIL import Image, UnidentifiedImageError
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -80,7 +81,7 @@ def view_from_image(data: bytes) -> np.ndarray:
         raise HTTPException(400, f"not a readable image: {error}")
 
 
-def create_app(model_path: str) -> FastAPI:
+def create_app(model_path: str, offload: bool = False) -> FastAPI:
     extra = {"metadata.json": ""}
     model = torch.jit.load(model_path, map_location="cpu", _extra_files=extra)
     model.eval()
@@ -110,11 +111,13 @@ def create_app(model_path: str) -> FastAPI:
             form = await request.form()
             if "image" not in form:
                 raise HTTPException(400, "multipart body needs the field 'image'")
-            view = view_from_image(await form["image"].read())
-        elif content_type.startswith("application/json"):
-            view = view_from_json(body)
-        else:
-            view = view_from_image(body)
+            body, content_type = await form["image"].read(), "image"
+        if offload:
+            return await run_in_threadpool(answer, body, content_type)
+        return answer(body, content_type)
+
+    def answer(body: bytes, content_type: str) -> dict:
+        view = view_from_json(body) if content_type.startswith("application/json") else view_from_image(body)
         with torch.no_grad():
             probabilities = torch.softmax(model(torch.from_numpy(view).view(1, 1, 28, 28)), dim=1)[0]
         top = torch.topk(probabilities, min(3, len(class_names)))
@@ -138,9 +141,11 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--offload", action="store_true",
+                        help="decode and run the model in the thread pool instead of on the event loop")
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
-    uvicorn.run(create_app(arguments.model), host=arguments.host, port=arguments.port, log_level="warning")
+    uvicorn.run(create_app(arguments.model, arguments.offload), host=arguments.host, port=arguments.port, log_level="warning")
 
 
 if __name__ == "__main__":
