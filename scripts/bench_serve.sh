@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Load benchmark of `lenet5 serve` (dynamic batching on and off) against the idiomatic Python deployment of the
-# same exported file (scripts/fastapi_server.py: FastAPI + uvicorn + torch.jit.load, also with --offload), with wrk posting real
-# MNIST test images as PNG bodies at concurrency 1, 8 and 64, rounds alternating (bench/compare_serve.py).
+# Load benchmark of `lenet5 serve` (dynamic batching on and off) against the Python deployment of the same
+# exported file (scripts/fastapi_server.py: FastAPI + uvicorn + torch.jit.load, as usually written and with
+# --offload), with wrk posting real MNIST test images as PNG bodies at concurrency 1, 8 and 64, rounds
+# alternating (bench/compare_serve.py).
 #   scripts/bench_serve.sh [--quick] [--model FILE.pt] [--rounds R] [--seconds S] [--max-batch B]
 #                          [--concurrency 1,8,64] [--threads N]
 #   scripts/bench_serve.sh --soak SECONDS [--model FILE.pt]     mixed good and bad requests; RSS over time, 5xx
-# --quick: 2 rounds of 4 s per point (2-3 minutes; the default, 3 rounds of 8 s, about 5). Without --model, a model is trained briefly (1 epoch on
-# 12,800 images) and exported. Results land in $LENET5_BENCH_DIR (default <repo>/runs/serve-bench-<time>):
-# serve.json (or soak.json) and the servers' logs.
+# --quick: 2 rounds of 4 s per point (2-3 minutes; the default, 3 rounds of 8 s, about 5). Without --model, a
+# model is trained briefly (1 epoch on 12,800 images) and exported. Results land in $LENET5_BENCH_DIR (default
+# <repo>/runs/serve-bench-<time>): serve.txt, serve.json (or soak.json) and the servers' logs.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
