@@ -157,6 +157,24 @@ ONE = [[(0.5, 0.12), (0.5, 0.88)]]
 ZERO = [[(0.5 + 0.13 * math.sin(t / 24 * 2 * math.pi), 0.5 - 0.36 * math.cos(t / 24 * 2 * math.pi)) for t in range(25)]]
 
 
+def check_refused_upload(page, work, failures):
+    """A picture the server cannot read: the page says so and shows no reading."""
+    path = os.path.join(work, "truncated.png")
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
+    page.driver.find_element(page.By.ID, "upload").send_keys(path)
+    page.wait().until(lambda d: d.find_element(page.By.ID, "status").text.startswith("Could not read"))
+    state = page.state()
+    status_class = page.driver.find_element(page.By.ID, "status").get_attribute("class")
+    check(state["prediction"] == "" and state["top_bar"] is None and "error" in status_class,
+          f"a truncated PNG: the page shows the server's error and no reading ({state['status']})", failures)
+    # The browser logs the refused request (4xx) as a network error; nothing else may be logged.
+    logged = page.driver.get_log("browser")
+    others = [e for e in logged if not (e["source"] == "network" and "/v1/predict" in e["message"]
+                                        and " 4" in e["message"])]
+    check(not others, f"only the refused request in the browser's console ({others})", failures)
+
+
 def run_checks(page, server_url, images, failures):
     expect_single(page, "1", "a vertical stroke", failures)  # drawn by the caller before the first check
     page.clear()
@@ -245,6 +263,7 @@ def main():
         driver = start_browser(chromium, driver_path)
         page = Page(driver, url + "/")
         check(driver.title.startswith("LeNet-5"), f"GET / serves the page (title: {driver.title})", failures)
+        check_refused_upload(page, work, failures)
         page.draw(*ONE)
         run_checks(page, url, images, failures)
         if args.screenshot:
