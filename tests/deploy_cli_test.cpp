@@ -68,6 +68,26 @@ lenet5::deploy::GrayImage picture_of(const torch::Tensor& digit, int i) {
   return paper;
 }
 
+// MNIST test digits drawn 4 times larger side by side at `x` (dark ink on paper of reflectance 0.95), and a
+// shadow with a soft edge over the lower right of the page when `shadow`.
+lenet5::deploy::GrayImage page_of(const std::vector<torch::Tensor>& digits, const std::vector<int>& x, bool shadow) {
+  lenet5::deploy::GrayImage page(300, 160, 0.95f);
+  for (size_t d = 0; d < digits.size(); ++d) {
+    const auto pixels = digits[d].reshape({28, 28}).contiguous();
+    const auto access = pixels.accessor<float, 2>();
+    for (int y = 0; y < 112; ++y) {
+      for (int dx = 0; dx < 112; ++dx) page.at(x[d] + dx, 24 + y) = 0.95f - 0.85f * access[y / 4][dx / 4];
+    }
+  }
+  for (int y = 0; shadow && y < page.height; ++y) {
+    for (int x0 = 0; x0 < page.width; ++x0) {
+      const int s = x0 + y;
+      page.at(x0, y) *= s < 190 ? 1.0f : s > 230 ? 0.3f : 1.0f - 0.7f * static_cast<float>(s - 190) / 40.0f;
+    }
+  }
+  return page;
+}
+
 class DeployCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -75,11 +95,16 @@ class DeployCli : public ::testing::Test {
     data_ = lenet5::testing::mnist_dir();
   }
 
+  // Trained once a process: several tests use it.
+  static lenet5::model::LeNet5 trained_once() {
+    static const auto net = lenet5::testing::quick_trained_model(lenet5::model::Variant::kModern);
+    return net;
+  }
+
   // A checkpoint of a briefly trained (or, where the weights do not matter, a freshly initialised) model.
   void make_checkpoint(bool trained) {
     torch::manual_seed(5);
-    auto net = trained ? lenet5::testing::quick_trained_model(lenet5::model::Variant::kModern)
-                       : lenet5::model::LeNet5(lenet5::model::Variant::kModern);
+    auto net = trained ? trained_once() : lenet5::model::LeNet5(lenet5::model::Variant::kModern);
     lenet5::engine::CheckpointInfo info;
     info.variant = lenet5::model::Variant::kModern;
     info.epoch = 1;
@@ -245,6 +270,62 @@ TEST_F(DeployCli, ContentDefectsEndInOneLineNamingTheFile) {
     EXPECT_EQ(result.err.find('\x1b'), std::string::npos) << result.err;
     EXPECT_LE(lines_of(result.err).size(), 2u) << result.err;  // predict adds "1 of 1 images could not be read"
   }
+}
+
+// Under a strong shadow a digit gets the label it gets in even light, and digits side by side are read one
+// by one, left to right, as the number they spell, with a view saved for each.
+TEST_F(DeployCli, PredictReadsShadowedDigitsAndNumbers) {
+  make_checkpoint(/*trained=*/true);
+  const std::string model = dir_.file("model.pt");
+  ASSERT_EQ(run_lenet5("export --checkpoint " + checkpoint_ + " --out " + model, dir_).exit_code, 0);
+  const lenet5::data::MnistDataset test(data_, lenet5::data::Split::kTest);
+  auto first_with_label = [&](int64_t label) {
+    int64_t i = 0;
+    while (test.targets()[i].item<int64_t>() != label) ++i;
+    return test.images()[i];
+  };
+  std::string files;
+  for (int i = 0; i < 6; ++i) {
+    for (const bool shadow : {false, true}) {
+      const std::string name = dir_.file("digit" + std::to_string(i) + (shadow ? "-shadow" : "") + ".png");
+      lenet5::deploy::write_image(name, page_of({test.images()[i]}, {40}, shadow));
+      files += " " + name;
+    }
+  }
+  const std::vector<torch::Tensor> four_two{first_with_label(4), first_with_label(2)};
+  lenet5::deploy::write_image(dir_.file("four.png"), page_of({four_two[0]}, {20}, false));
+  lenet5::deploy::write_image(dir_.file("two.png"), page_of({four_two[1]}, {160}, false));
+  lenet5::deploy::write_image(dir_.file("42.png"), page_of(four_two, {20, 160}, true));
+  files += " " + dir_.file("four.png") + " " + dir_.file("two.png") + " " + dir_.file("42.png");
+
+  const auto result =
+      run_lenet5("predict --model " + model + " --top-k 1 --save-preprocessed " + dir_.file("seen") + files, dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto printed = lines_of(result.out);
+  ASSERT_EQ(printed.size(), 12u + 2u + 3u) << result.out;
+  auto label_in = [](const std::string& line) { return line.substr(line.find(": ") + 2, 1); };
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(label_in(printed[2 * i + 1]), label_in(printed[2 * i])) << printed[2 * i] << "\n" << printed[2 * i + 1];
+  }
+  const std::string number = label_in(printed[12]) + label_in(printed[13]);
+  EXPECT_EQ(printed[14], dir_.file("42.png") + ": " + number + " (2 digits, left to right)");
+  EXPECT_THAT(printed[15], ::testing::StartsWith(dir_.file("42.png") + "#1: " + number.substr(0, 1) + " ("));
+  EXPECT_THAT(printed[16], ::testing::StartsWith(dir_.file("42.png") + "#2: " + number.substr(1, 1) + " ("));
+  for (const char* view : {"seen/digit0-shadow.png", "seen/four.png", "seen/42-digit1.png", "seen/42-digit2.png"}) {
+    EXPECT_EQ(lenet5::deploy::read_image(dir_.file(view)).width, 28) << view;
+  }
+
+  const auto json = run_lenet5("predict --json --model " + model + " " + dir_.file("42.png"), dir_);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto object = nlohmann::json::parse(json.out);
+  EXPECT_EQ(object.at("number"), number);
+  ASSERT_EQ(object.at("digits").size(), 2u);
+  EXPECT_FALSE(object.contains("label")) << "a number has no single label";
+  const auto& left = object.at("digits")[0].at("box");
+  const auto& right = object.at("digits")[1].at("box");
+  EXPECT_LT(left.at("x").get<int>() + left.at("width").get<int>(), right.at("x").get<int>());
+  EXPECT_GE(left.at("x").get<int>(), 20);
+  EXPECT_LE(right.at("x").get<int>() + right.at("width").get<int>(), 160 + 112);
 }
 
 }  // namespace

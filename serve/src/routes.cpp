@@ -152,7 +152,7 @@ std::string default_error_message(const httplib::Request& request, int status) {
     case 405: return request.method + " is not allowed on " + request.path + " (routes: " + routes + ")";
     case 413: return "the body is over the size limit";
     case 414: return "the request line is too long";
-    case 400: return "malformed HTTP request";
+    case 400: return "malformed or incomplete HTTP request";
     default: return "HTTP status " + std::to_string(status);
   }
 }

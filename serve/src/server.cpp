@@ -46,6 +46,13 @@ namespace {
   throw std::runtime_error(where + reason);
 }
 
+// httplib 0.11 listens with a backlog of 5: 64 clients connecting at once overflow it, and the kernel drops
+// their handshakes (clients then fail or wait a second to retry). Listening again on the bound socket widens it.
+class WideBacklogServer : public httplib::Server {
+ public:
+  void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+};
+
 // The time a request's routing began, per worker thread (one request at a time each), for its latency.
 thread_local std::chrono::steady_clock::time_point request_started;
 thread_local bool request_timed = false;
@@ -56,7 +63,7 @@ Server::Server(ModelInfo model, Classifier classify, ServerOptions options)
     : model_(std::move(model)),
       options_(std::move(options)),
       batcher_(std::move(classify), options_.batching, &metrics_),
-      http_(std::make_unique<httplib::Server>()) {
+      http_(std::make_unique<WideBacklogServer>()) {
   configure();
 }
 
@@ -66,6 +73,12 @@ Server::~Server() {
 }
 
 void Server::configure() {
+  // httplib's default also sets SO_REUSEPORT, with which a second server on a port in use starts silently and
+  // shares its connections; SO_REUSEADDR alone lets a restart reuse the port while old connections linger.
+  http_->set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const int threads = options_.http_threads;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   http_->set_payload_max_length(options_.max_body_bytes);
@@ -76,11 +89,6 @@ void Server::configure() {
   // cpp-httplib writes a response's header and body separately; with Nagle's algorithm on (its default), the body
   // waits for the client's delayed ACK: 40 ms on every keep-alive request.
   http_->set_tcp_nodelay(true);
-  // The listening socket, for bind(): httplib::default_socket_options (SO_REUSEADDR) plus remembering it.
-  http_->set_socket_options([this](socket_t sock) {
-    httplib::default_socket_options(sock);
-    listen_socket_ = sock;
-  });
   http_->set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_started = std::chrono::steady_clock::now();
     request_timed = true;
@@ -120,10 +128,7 @@ int Server::bind() {
     port_ = options_.port;
   }
   if (port_ <= 0) throw_bind_failure(options_.host, options_.port);
-  // Debian's compiled cpp-httplib listens with a backlog of 5: 64 clients connecting at once overflow the accept
-  // queue, and the kernel then drops their handshakes' last ACKs; their first requests wait for a SYN-ACK
-  // retransmission (1 s and more). Listening again on the bound socket raises the backlog (Linux, BSD).
-  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  static_cast<WideBacklogServer&>(*http_).widen_backlog();
   return port_;
 }
 

@@ -51,10 +51,12 @@ std::string encode_image(const GrayImage& image, const std::string& extension);
 void write_image(const std::string& path, const GrayImage& image);
 
 struct PreprocessOptions {
-  int side = 28;                // output field
-  int box = 20;                 // longest side of the digit after scaling
-  bool center_of_mass = true;   // centre by centre of mass (MNIST); false: centre the bounding box
-  float ink_threshold = 0.25f;  // fraction of the ink range that counts for the bounding box
+  int side = 28;                   // output field
+  int box = 20;                    // longest side of the digit after scaling
+  bool center_of_mass = true;      // centre by centre of mass (MNIST); false: centre the bounding box
+  float ink_threshold = 0.25f;     // fraction of a digit's peak ink that counts for its bounding box
+  bool flatten_background = true;  // measure ink against the paper around it (shadows); false: one level
+  bool split_digits = true;        // read_digits: marks side by side are separate digits
 };
 
 // MNIST: 20x20 box centred by mass; Fashion-MNIST (products resized to fill the field): 28x28 box, centred.
@@ -66,8 +68,20 @@ PreprocessOptions preprocess_options_for(data::DatasetKind dataset);
 // side x side pixels in [0,1]. Throws ImageError when the image holds no ink (a blank or flat picture).
 GrayImage preprocess(const GrayImage& image, const PreprocessOptions& options = {});
 
+// One digit of a picture: the side x side view the network reads, and the digit's box in the picture.
+struct DigitView {
+  GrayImage view;
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// Every digit of the picture, left to right, each preprocessed like `preprocess` into its own view. Throws
+// ImageError when the picture holds no ink.
+std::vector<DigitView> read_digits(const GrayImage& image, const PreprocessOptions& options = {});
+
 // read_image + preprocess; errors name the file.
 GrayImage load_digit(const std::string& path, const PreprocessOptions& options = {});
+// read_image + read_digits; errors name the file.
+std::vector<DigitView> load_digits(const std::string& path, const PreprocessOptions& options = {});
 
 // Centre of mass (x, y) in pixel-index coordinates, weighted by pixel value; (-1, -1) for an all-zero image.
 std::pair<double, double> center_of_mass(const GrayImage& image);

@@ -57,7 +57,6 @@ class Server {
   ModelInfo model_;
   ServerOptions options_;
   int port_ = -1;
-  int listen_socket_ = -1;
   Metrics metrics_;
   DynamicBatcher batcher_;
   std::unique_ptr<httplib::Server> http_;
