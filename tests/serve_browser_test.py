@@ -154,6 +154,7 @@ def expect_single(page, expected, what, failures):
 
 SEVEN = [[(0.36, 0.18), (0.64, 0.18), (0.47, 0.86)]]
 ONE = [[(0.5, 0.12), (0.5, 0.88)]]
+SEVENTEEN = [[(0.28, 0.14), (0.28, 0.86)], [(0.55, 0.18), (0.85, 0.18), (0.65, 0.86)]]
 ZERO = [[(0.5 + 0.13 * math.sin(t / 24 * 2 * math.pi), 0.5 - 0.36 * math.cos(t / 24 * 2 * math.pi)) for t in range(25)]]
 
 
@@ -186,9 +187,7 @@ def run_checks(page, server_url, images, failures):
     page.clear()
 
     # Several digits: the page shows what the API returns, left to right.
-    left = [[(x * 0.45 + 0.02, y) for x, y in stroke] for stroke in ONE]
-    right = [[(x * 0.45 + 0.52, y) for x, y in stroke] for stroke in SEVEN]
-    page.draw(*left, *right)
+    page.draw(*SEVENTEEN)
     time.sleep(0.5)
     request = urllib.request.Request(server_url + "/v1/predict", data=page.canvas_png(),
                                      headers={"Content-Type": "image/png"})
