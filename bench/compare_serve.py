@@ -136,6 +136,7 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(log_path, "wb")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.backlog = None
 
     def wait_ready(self, seconds=60):
         deadline = time.time() + seconds
@@ -206,9 +207,14 @@ def start_servers(args, out):
         Server("FastAPI, thread pool", python + [str(offload), "--offload"], offload, False,
                os.path.join(out, "fastapi-offload.log")),
     ]
-    for server in servers:
-        server.wait_ready()
-        server.backlog = server.listen_backlog()
+    try:
+        for server in servers:
+            server.wait_ready()
+            server.backlog = server.listen_backlog()
+    except BaseException:  # one did not start: no server outlives the benchmark
+        for server in servers:
+            server.stop()
+        raise
     return servers
 
 
@@ -312,7 +318,11 @@ def soak(args, out, manifest):
     lenet5 = [args.lenet5, "serve", "--model", args.model, "--threads", str(args.threads), "--port", str(port),
               "--max-batch", str(args.max_batch)]
     server = Server("lenet5", lenet5, port, True, os.path.join(out, "lenet5-soak.log"))
-    server.wait_ready()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
     samples = [(0.0, server.rss_mb())]
     start = time.time()
     wrk = subprocess.Popen(["wrk", "-t", "1", "-c", str(args.soak_concurrency), "-d", f"{args.soak}s",
