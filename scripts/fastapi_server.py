@@ -62,21 +62,21 @@ def png_base64(view: np.ndarray) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def view_from_json(body: bytes) -> np.ndarray:
+def view_from_json(body: bytes):
     try:
         pixels = np.asarray(json.loads(body)["pixels"], dtype=np.float32)
     except (ValueError, KeyError, TypeError) as error:
         raise HTTPException(400, f"JSON body needs \"pixels\": 28x28 numbers ({error})")
     if pixels.shape != (28, 28) or not np.isfinite(pixels).all():
         raise HTTPException(400, "\"pixels\" must be 28 rows of 28 finite numbers")
-    return np.clip(pixels, 0.0, 1.0)
+    return np.clip(pixels, 0.0, 1.0), (28, 28)
 
 
-def view_from_image(data: bytes) -> np.ndarray:
+def view_from_image(data: bytes):
     try:
         with Image.open(io.BytesIO(data)) as picture:
             picture.load()
-            return mnist_view(picture)
+            return mnist_view(picture), picture.size
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise HTTPException(400, f"not a readable image: {error}")
 
@@ -117,7 +117,8 @@ def create_app(model_path: str, offload: bool = False) -> FastAPI:
         return answer(body, content_type)
 
     def answer(body: bytes, content_type: str) -> dict:
-        view = view_from_json(body) if content_type.startswith("application/json") else view_from_image(body)
+        reader = view_from_json if content_type.startswith("application/json") else view_from_image
+        view, (width, height) = reader(body)
         with torch.no_grad():
             probabilities = torch.softmax(model(torch.from_numpy(view).view(1, 1, 28, 28)), dim=1)[0]
         top = torch.topk(probabilities, min(3, len(class_names)))
@@ -129,6 +130,7 @@ def create_app(model_path: str, offload: bool = False) -> FastAPI:
             "probabilities": probabilities.tolist(),
             "top_k": [{"label": int(i), "name": class_names[int(i)], "probability": float(p)}
                       for p, i in zip(top.values, top.indices)],
+            "box": {"x": 0, "y": 0, "width": width, "height": height},
             "view_png": png_base64(view),
         }]}
 

@@ -229,6 +229,13 @@ def run_checks(page, server_url, images, failures):
     check(state["prediction"] == expected and state["digit_buttons"] == len(answers),
           f"a reply of {len(answers)} digits: the page reads {expected} with one button per digit "
           f"(page: {state['prediction']}, {state['digit_buttons']} buttons)", failures)
+    outlined = page.driver.execute_script("""
+        const overlay = document.getElementById('boxes');
+        const alpha = overlay.getContext('2d').getImageData(0, 0, overlay.width, overlay.height).data;
+        let painted = 0;
+        for (let i = 3; i < alpha.length; i += 4) painted += alpha[i] > 0;
+        return painted;""")
+    check(outlined > 0, f"each digit's box is outlined over the pad ({outlined} pixels)", failures)
     page.driver.find_elements(page.By.CSS_SELECTOR, "#digits .digit")[-1].click()
     state = page.state()
     check(state["top_bar"] == answers[-1]["name"], f"a click on the last digit shows its probabilities (top bar: "
