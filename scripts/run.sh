@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine: install what is missing, build (Release), get MNIST, then
-# train the default recipe, evaluate it, export it to TorchScript and benchmark the export.
+# train the default recipe, evaluate it, export it to TorchScript and benchmark the export; it ends with the
+# command that serves the export (lenet5 serve).
 #   scripts/run.sh [train flags...]      e.g. scripts/run.sh --epochs 1 --device cuda
 # Environment: LENET5_DATA_DIR (datasets, default <repo>/.data), LENET5_BUILD_DIR (default <repo>/build),
 #              LENET5_RUN_DIR (run folder, default a new folder under runs/, linked as runs/latest).
@@ -33,3 +34,4 @@ with_fast_malloc "$LENET5" bench --model "$RUN_DIR/lenet5.pt" --batch-sizes 1,64
 echo "run folder:     $RUN_DIR"
 echo "exported model: $RUN_DIR/lenet5.pt"
 echo "report:         $RUN_DIR/report.html"
+echo "serve it:       $LENET5 serve --model $RUN_DIR/lenet5.pt   # then open http://127.0.0.1:8080/"

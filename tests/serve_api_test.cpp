@@ -24,6 +24,7 @@
 #include "lenet5/deploy/predict.h"
 #include "lenet5/serve/model_classifier.h"
 #include "lenet5/serve/server.h"
+#include "readme_blocks.h"
 
 extern char** environ;
 
@@ -183,7 +184,9 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
   std::vector<GrayImage> views;
   std::vector<lenet5::deploy::Prediction> expected;
   for (int64_t i = 0; i < 4; ++i) {
-    views.push_back(lenet5::deploy::preprocess(on_paper(i), options));
+    const auto digits = lenet5::deploy::read_digits(on_paper(i), options);
+    ASSERT_EQ(digits.size(), 1u);
+    views.push_back(digits[0].view);
     expected.push_back(alone(views.back()));
   }
   const auto raw_expected = alone(mnist_view(4));
@@ -224,6 +227,43 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
   // Without preprocessing, the pixels are the network's input as they are.
   check(client.Post("/v1/predict", pixels_json(mnist_view(4), false), "application/json"), raw_expected, mnist_view(4),
         3);
+}
+
+// A picture of several digits side by side: one answer per digit, left to right, and the whole number.
+TEST_F(ServeApi, ReadsANumberDigitByDigit) {
+  GrayImage paper(200, 70, 1.0f);
+  for (int digit = 0; digit < 3; ++digit) {
+    const GrayImage view = mnist_view(digit);
+    for (int y = 0; y < 56; ++y) {
+      for (int x = 0; x < 56; ++x) paper.at(10 + 62 * digit + x, 7 + y) = 1.0f - view.at(x / 2, y / 2);
+    }
+  }
+  const auto digits = lenet5::deploy::read_digits(paper, lenet5::deploy::PreprocessOptions{});
+  ASSERT_EQ(digits.size(), 3u);
+  std::vector<lenet5::deploy::Prediction> expected;
+  std::string number;
+  for (const auto& digit : digits) {
+    expected.push_back(alone(digit.view));
+    number += std::to_string(expected.back().label);
+  }
+  RunningServer server(*model_, classifier_, {});
+  auto result = server.client().Post("/v1/predict", png_of(paper), "image/png");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200) << result->body;
+  const auto answer = json::parse(result->body);
+  EXPECT_EQ(answer["number"], number);
+  ASSERT_EQ(answer["digits"].size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& digit = answer["digits"][i];
+    EXPECT_EQ(digit["label"], expected[i].label);
+    EXPECT_EQ(digit["box"],
+              json({{"x", digits[i].x}, {"y", digits[i].y}, {"width", digits[i].width}, {"height", digits[i].height}}));
+    EXPECT_NEAR(digit["probability"].get<float>(), expected[i].probabilities[static_cast<size_t>(expected[i].label)],
+                1e-5);
+    if (i > 0) {
+      EXPECT_GT(digit["box"]["x"].get<int>(), answer["digits"][i - 1]["box"]["x"].get<int>());
+    }
+  }
 }
 
 // Requests sent at once share forward passes, and each gets what the model says about its image alone.
@@ -467,47 +507,113 @@ TEST_F(ServeApi, CommandLineErrorsAreOneLineWithTheirExitCode) {
   }
 }
 
+// `lenet5 serve` as a process of its own, its output in a file; the port is read from the URL it prints.
+class ServeProcess {
+ public:
+  ServeProcess(std::vector<std::string> arguments, const std::string& log) : log_(log) {
+    arguments.insert(arguments.begin(), LENET5_BINARY);
+    std::vector<char*> argv;
+    for (auto& argument : arguments) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    for (int wait = 0; wait < 600 && port_ == 0 && pid_ > 0; ++wait) {  // up to 60 s on a loaded machine
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const auto at = output().find("http://127.0.0.1:");
+      if (at != std::string::npos) port_ = std::stoi(output().substr(at + 17));
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0 && !ended_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  int port() const { return port_; }
+  std::string output() const {
+    std::ifstream in(log_);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  // Sends SIGTERM and returns the wait status.
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    ended_ = true;
+    return status;
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool ended_ = false;
+};
+
 // The executable: SIGTERM while a request waits in the batcher; that request is answered, then exit 0.
 TEST_F(ServeApi, SigtermDrainsTheRequestInFlightAndExitsZero) {
-  const std::string log = folder_->file("serve.log");
-  std::vector<std::string> arguments{LENET5_BINARY, "serve", "--model",        model_file_,
-                                     "--port",      "0",     "--max-delay-us", "700000"};
-  std::vector<char*> argv;
-  for (auto& argument : arguments) argv.push_back(argument.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  int port = 0;
-  for (int wait = 0; wait < 600 && port == 0; ++wait) {  // up to 60 s on a loaded machine
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::ifstream in(log);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const auto at = text.find("http://127.0.0.1:");
-    if (at != std::string::npos) port = std::stoi(text.substr(at + 17));
-  }
-  ASSERT_NE(port, 0) << "no URL printed";
+  ServeProcess serve({"serve", "--model", model_file_, "--port", "0", "--max-delay-us", "700000"},
+                     folder_->file("serve.log"));
+  ASSERT_NE(serve.port(), 0) << "no URL printed: " << serve.output();
   std::thread in_flight([&] {
-    httplib::Client client("127.0.0.1", port);
+    httplib::Client client("127.0.0.1", serve.port());
     client.set_read_timeout(30, 0);
     auto result = client.Post("/v1/predict", png_of(on_paper(0)), "image/png");
     ASSERT_TRUE(result);
     EXPECT_EQ(result->status, 200);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the request waits 700 ms for company
-  ::kill(pid, SIGTERM);
+  const int status = serve.terminate();
   in_flight.join();
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
-  std::ifstream in(log);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(text, HasSubstr("lenet5: stopped"));
-  EXPECT_FALSE(httplib::Client("127.0.0.1", port).Get("/healthz"));
+  EXPECT_THAT(serve.output(), HasSubstr("lenet5: stopped"));
+  EXPECT_FALSE(httplib::Client("127.0.0.1", serve.port()).Get("/healthz"));
+}
+
+// README, "Serving": the server's command (on a free port instead of 8080) and the curl commands as printed.
+TEST_F(ServeApi, ReadmeCommandsWorkAsPrinted) {
+  const std::string readme = lenet5::testing::read_text(std::string(LENET5_SOURCE_DIR) + "/README.md");
+  const auto serve_blocks = lenet5::testing::fenced_blocks(readme, "sh", "## Serving");
+  ASSERT_EQ(serve_blocks.size(), 1u);
+  std::string command = serve_blocks[0].substr(0, serve_blocks[0].find('#'));
+  ASSERT_EQ(command.rfind("lenet5 serve --model model.pt --port 8080", 0), 0u) << command;
+  command.replace(command.find("model.pt"), 8, model_file_);
+  command.replace(command.find("--port 8080"), 11, "--port 0");
+  auto words = lenet5::testing::shell_words(command.substr(0, command.find_last_not_of(' ') + 1));
+  words.erase(words.begin());  // "lenet5"
+  ServeProcess serve(words, folder_->file("readme-serve.log"));
+  ASSERT_NE(serve.port(), 0) << "no URL printed: " << serve.output();
+
+  const auto curl_blocks = lenet5::testing::fenced_blocks(readme, "sh", "### The API");
+  ASSERT_EQ(curl_blocks.size(), 1u);
+  const std::string digit = png_of(on_paper(0));
+  lenet5::testing::write_file(folder_->file("digit.png"), std::vector<std::uint8_t>(digit.begin(), digit.end()));
+  std::istringstream lines(curl_blocks[0]);
+  int commands = 0;
+  for (std::string line; std::getline(lines, line); ++commands) {
+    const std::string printed = "http://127.0.0.1:8080";
+    ASSERT_NE(line.find(printed), std::string::npos) << line;
+    line.replace(line.find(printed), printed.size(), "http://127.0.0.1:" + std::to_string(serve.port()));
+    const auto result = lenet5::testing::run_shell("cd '" + folder_->path() + "' && " + line);
+    ASSERT_EQ(result.exit_code, 0) << line;
+    if (line.find("/metrics") != std::string::npos) {
+      EXPECT_THAT(result.output, HasSubstr("lenet5_http_requests_total{route=\"/v1/predict\",status=\"200\"}"));
+      continue;
+    }
+    const auto answer = json::parse(result.output, nullptr, false);
+    ASSERT_TRUE(answer.is_object()) << line << ": " << result.output;
+    EXPECT_FALSE(answer.contains("error")) << line << ": " << result.output;
+    if (line.find("/v1/predict") != std::string::npos) {
+      EXPECT_EQ(answer["digits"].size(), 1u) << line << ": " << result.output;
+    }
+  }
+  EXPECT_EQ(commands, 6);
+  const int status = serve.terminate();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "lenet5/serve/metrics.h"
 #include "lenet5/serve/request.h"
 #include "lenet5/serve/response.h"
+#include "lenet5/text/base64.h"
 
 namespace {
 
@@ -219,12 +220,12 @@ TEST(Metrics, PrometheusTextCountsRequestsAndHistograms) {
   EXPECT_THAT(text, HasSubstr("# TYPE lenet5_queue_depth gauge\nlenet5_queue_depth 2\n"));
 }
 
-TEST(Response, Base64AndErrors) {
-  EXPECT_EQ(lenet5::serve::base64(""), "");
-  EXPECT_EQ(lenet5::serve::base64("f"), "Zg==");
-  EXPECT_EQ(lenet5::serve::base64("fo"), "Zm8=");
-  EXPECT_EQ(lenet5::serve::base64("foo"), "Zm9v");
-  EXPECT_EQ(lenet5::serve::base64(std::string("\xff\x00", 2)), "/wA=");
+TEST(Response, Base64AndErrorJson) {
+  EXPECT_EQ(lenet5::text::base64(""), "");
+  EXPECT_EQ(lenet5::text::base64("f"), "Zg==");
+  EXPECT_EQ(lenet5::text::base64("fo"), "Zm8=");
+  EXPECT_EQ(lenet5::text::base64("foo"), "Zm9v");
+  EXPECT_EQ(lenet5::text::base64(std::string("\xff\x00", 2)), "/wA=");
   EXPECT_EQ(lenet5::serve::error_json("bad \"x\"\n"), R"({"error":"bad \"x\"\n"})");
   EXPECT_EQ(lenet5::serve::error_json("\xff"), "{\"error\":\"\xEF\xBF\xBD\"}");  // invalid UTF-8 replaced
 }

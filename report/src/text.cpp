@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include "lenet5/text/base64.h"
+
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -64,20 +66,7 @@ std::string duration(double seconds) {
 }
 
 std::string base64(const std::vector<std::uint8_t>& bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t b0 = bytes[i];
-    const uint32_t b1 = i + 1 < bytes.size() ? bytes[i + 1] : 0;
-    const uint32_t b2 = i + 2 < bytes.size() ? bytes[i + 2] : 0;
-    const uint32_t triple = b0 << 16 | b1 << 8 | b2;
-    out += alphabet[triple >> 18 & 63];
-    out += alphabet[triple >> 12 & 63];
-    out += i + 1 < bytes.size() ? alphabet[triple >> 6 & 63] : '=';
-    out += i + 2 < bytes.size() ? alphabet[triple & 63] : '=';
-  }
-  return out;
+  return lenet5::text::base64(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::vector<std::uint8_t> greyscale_bmp(const std::uint8_t* pixels, int rows, int columns) {

@@ -83,22 +83,18 @@ deploy::GrayImage picture_from_body(const PredictBody& body, bool& preprocess) {
   }
 }
 
-std::vector<DigitInput> digits_in(const deploy::GrayImage& picture, bool preprocess,
-                                  const deploy::PreprocessOptions& options) {
+std::vector<deploy::DigitView> digits_in(const deploy::GrayImage& picture, bool preprocess,
+                                         const deploy::PreprocessOptions& options) {
   if (!preprocess) {
     if (picture.width != options.side || picture.height != options.side) {
       throw HttpError(400, "'pixels' is " + std::to_string(picture.height) + "x" + std::to_string(picture.width) +
                                "; without preprocessing it must be " + std::to_string(options.side) + "x" +
                                std::to_string(options.side));
     }
-    return {DigitInput{picture, 0, 0, picture.width, picture.height}};
+    return {deploy::DigitView{picture, 0, 0, picture.width, picture.height}};
   }
   try {
-    DigitInput digit;
-    digit.view = deploy::preprocess(picture, options);
-    digit.width = picture.width;
-    digit.height = picture.height;
-    return {digit};
+    return deploy::read_digits(picture, options);
   } catch (const deploy::ImageError& e) {
     throw HttpError(422, std::string("image: ") + e.what());
   }

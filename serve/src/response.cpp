@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "lenet5/text/base64.h"
+
 namespace lenet5::serve {
 namespace {
 
@@ -19,7 +21,7 @@ nlohmann::json top_k_json(const ModelInfo& model, const Classification& answer, 
   return list;
 }
 
-nlohmann::json digit_json(const ModelInfo& model, const DigitInput& digit, const Classification& answer,
+nlohmann::json digit_json(const ModelInfo& model, const deploy::DigitView& digit, const Classification& answer,
                           int64_t top_k) {
   const auto label = static_cast<size_t>(answer.label);
   return {{"label", answer.label},
@@ -28,12 +30,12 @@ nlohmann::json digit_json(const ModelInfo& model, const DigitInput& digit, const
           {"probabilities", answer.probabilities},
           {"top_k", top_k_json(model, answer, top_k)},
           {"box", {{"x", digit.x}, {"y", digit.y}, {"width", digit.width}, {"height", digit.height}}},
-          {"view_png", base64(deploy::encode_image(digit.view, ".png"))}};
+          {"view_png", text::base64(deploy::encode_image(digit.view, ".png"))}};
 }
 
 }  // namespace
 
-nlohmann::json prediction_json(const ModelInfo& model, const std::vector<DigitInput>& digits,
+nlohmann::json prediction_json(const ModelInfo& model, const std::vector<deploy::DigitView>& digits,
                                const std::vector<Classification>& answers, int64_t top_k) {
   nlohmann::json result;
   auto list = nlohmann::json::array();
@@ -49,23 +51,6 @@ nlohmann::json prediction_json(const ModelInfo& model, const std::vector<DigitIn
 
 std::string error_json(const std::string& message) {
   return nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::string base64(const std::string& bytes) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t b0 = static_cast<unsigned char>(bytes[i]);
-    const uint32_t b1 = i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) : 0;
-    const uint32_t b2 = i + 2 < bytes.size() ? static_cast<unsigned char>(bytes[i + 2]) : 0;
-    const uint32_t triple = b0 << 16 | b1 << 8 | b2;
-    out += kAlphabet[triple >> 18 & 63];
-    out += kAlphabet[triple >> 12 & 63];
-    out += i + 1 < bytes.size() ? kAlphabet[triple >> 6 & 63] : '=';
-    out += i + 2 < bytes.size() ? kAlphabet[triple & 63] : '=';
-  }
-  return out;
 }
 
 }  // namespace lenet5::serve

@@ -23,15 +23,6 @@ class HttpError : public std::runtime_error {
 
 // The largest JSON pixel array: rows x columns (a picture, not a file, so decode_image's limit does not apply).
 inline constexpr int kMaxJsonPixelsSide = 1024;
-// The most digits one picture may hold: more is noise, not a number.
-inline constexpr size_t kMaxDigits = 32;
-
-// One digit as the network sees it and where it was in the picture.
-struct DigitInput {
-  deploy::GrayImage view;  // 28x28, ink high
-  int x = 0, y = 0, width = 0, height = 0;
-};
-
 // A request body with its Content-Type; for multipart/form-data, the `image` field's bytes (httplib parses the
 // parts), else the raw body.
 struct PredictBody {
@@ -45,10 +36,11 @@ struct PredictBody {
 // (true for images).
 deploy::GrayImage picture_from_body(const PredictBody& body, bool& preprocess);
 
-// The digits to classify, left to right. With `preprocess`, deploy's preprocessing finds them (HttpError 422
-// when the picture holds no ink or too many pieces); without it the picture must already be 28x28 (400).
-std::vector<DigitInput> digits_in(const deploy::GrayImage& picture, bool preprocess,
-                                  const deploy::PreprocessOptions& options);
+// The digits to classify, left to right. With `preprocess`, deploy::read_digits finds them (HttpError 422 when
+// the picture holds no ink, or too many marks); without it the picture must already be 28x28 (400) and is the
+// one view, as it is.
+std::vector<deploy::DigitView> digits_in(const deploy::GrayImage& picture, bool preprocess,
+                                         const deploy::PreprocessOptions& options);
 
 // top_k from the query (`?top_k=K`, 1 to classes), default 3; HttpError 400 otherwise.
 int64_t top_k_from_query(const std::multimap<std::string, std::string>& query, int64_t classes);

@@ -22,13 +22,10 @@ struct ModelInfo {
 
 // {"number": "42" (digits only), "digits": [{"label", "name", "probability", "probabilities", "top_k": [{"label",
 // "name", "probability"}...], "box": {"x", "y", "width", "height"}, "view_png": base64 PNG of the 28x28 view}]}
-nlohmann::json prediction_json(const ModelInfo& model, const std::vector<DigitInput>& digits,
+nlohmann::json prediction_json(const ModelInfo& model, const std::vector<deploy::DigitView>& digits,
                                const std::vector<Classification>& answers, int64_t top_k);
 
 // {"error": message}
 std::string error_json(const std::string& message);
-
-// RFC 4648 base64 (with padding).
-std::string base64(const std::string& bytes);
 
 }  // namespace lenet5::serve
