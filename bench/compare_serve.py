@@ -235,6 +235,9 @@ def run_wrk(url, manifest, concurrency, seconds, threads=1):
 def measure(server, manifest, concurrency, seconds):
     before = server.batch_histogram()
     result = run_wrk(server.url, manifest, concurrency, seconds)
+    if result["requests"] == 0:
+        sys.exit(f"{server.name} answered no request in {seconds} s at concurrency {concurrency} "
+                 "(too loaded a machine, or too short a --warmup and --seconds)")
     after = server.batch_histogram()
     if before and after and after[1] > before[1]:
         result["mean_batch"] = (after[0] - before[0]) / (after[1] - before[1])

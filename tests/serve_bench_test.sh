@@ -10,7 +10,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed (Debian: wrk): skippin
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 "$PYTHON" "$COMPARE" --lenet5 "$LENET5" --model "$MODEL" --data "$MNIST" --out "$WORK/compare" --rounds 1 \
-  --seconds 1 --warmup 0 --concurrency 1,8 --images 50 --port 0 > "$WORK/compare.txt"
+  --seconds 1 --warmup 1 --concurrency 1,8 --images 50 --port 0 > "$WORK/compare.txt"
 "$PYTHON" - "$WORK/compare/serve.json" <<'PY'
 import json, sys
 summary = json.load(open(sys.argv[1]))
