@@ -248,7 +248,7 @@ def main():
     parser.add_argument("--lenet5", required=True)
     parser.add_argument("--data", required=True, help="MNIST folder")
     parser.add_argument("--model")
-    parser.add_argument("--screenshot", help="save a screenshot of the page reading a drawn 7 here")
+    parser.add_argument("--screenshot", help="save a screenshot of the page reading a drawn 17 here")
     args = parser.parse_args()
     chromium, driver_path = find_browser()
     if not chromium or not driver_path:
@@ -273,8 +273,9 @@ def main():
         page.draw(*ONE)
         run_checks(page, url, images, failures)
         if args.screenshot:
-            page.draw(*SEVEN)
-            page.shows("7")
+            page.clear()
+            page.draw(*SEVENTEEN)
+            page.shows("17")
             height = driver.execute_script("return document.documentElement.scrollHeight;")
             driver.set_window_size(1180, min(height + 140, 1600))  # the whole page, window frame included
             driver.save_screenshot(args.screenshot)
