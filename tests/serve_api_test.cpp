@@ -229,6 +229,22 @@ TEST_F(ServeApi, PredictsPicturesSentAsBodyMultipartOrJson) {
         3);
 }
 
+// Keep-alive requests are answered at once: with Nagle's algorithm on, each answer's body waited for the
+// client's delayed ACK of its headers (about 40 ms on Linux; 1,100 instead of 7,000 requests/s).
+TEST_F(ServeApi, KeepAliveAnswersDoNotWaitForDelayedAcks) {
+  RunningServer server(*model_, classifier_, {});
+  auto client = server.client();
+  client.set_keep_alive(true);
+  std::vector<double> milliseconds;
+  for (int i = 0; i < 21; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(client.Get("/healthz")->status, 200);
+    milliseconds.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::nth_element(milliseconds.begin(), milliseconds.begin() + 10, milliseconds.end());
+  EXPECT_LT(milliseconds[10], 20) << "median of 21 requests on one connection, ms";
+}
+
 // A picture of several digits side by side: one answer per digit, left to right, and the whole number.
 TEST_F(ServeApi, ReadsANumberDigitByDigit) {
   GrayImage paper(200, 70, 1.0f);
@@ -554,22 +570,24 @@ class ServeProcess {
   bool ended_ = false;
 };
 
-// The executable: SIGTERM while a request waits in the batcher; that request is answered, then exit 0.
+// The executable: SIGTERM while a request is half received; that request is answered, then exit 0.
 TEST_F(ServeApi, SigtermDrainsTheRequestInFlightAndExitsZero) {
-  ServeProcess serve({"serve", "--model", model_file_, "--port", "0", "--max-delay-us", "700000"},
-                     folder_->file("serve.log"));
+  ServeProcess serve({"serve", "--model", model_file_, "--port", "0"}, folder_->file("serve.log"));
   ASSERT_NE(serve.port(), 0) << "no URL printed: " << serve.output();
-  std::thread in_flight([&] {
-    httplib::Client client("127.0.0.1", serve.port());
-    client.set_read_timeout(30, 0);
-    auto result = client.Post("/v1/predict", png_of(on_paper(0)), "image/png");
-    ASSERT_TRUE(result);
-    EXPECT_EQ(result->status, 200);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the request waits 700 ms for company
-  const int status = serve.terminate();
-  in_flight.join();
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  const std::string png = png_of(on_paper(0));
+  RawConnection in_flight(serve.port());
+  in_flight.send(
+      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: image/png\r\n"
+      "Content-Length: " +
+      std::to_string(png.size()) + "\r\n\r\n" + png.substr(0, 40));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::thread terminate([&] { EXPECT_EQ(serve.terminate(), 0) << "wait status"; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  in_flight.send(png.substr(40));
+  const std::string answer = in_flight.receive_all();
+  terminate.join();
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(answer, HasSubstr("\"digits\":[{"));
   EXPECT_THAT(serve.output(), HasSubstr("lenet5: stopped"));
   EXPECT_FALSE(httplib::Client("127.0.0.1", serve.port()).Get("/healthz"));
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -50,9 +51,14 @@ TEST(DynamicBatcher, ConcurrentRequestsShareForwardPassesAndGetTheirOwnAnswers) 
   constexpr int kClients = 24;
   std::vector<std::thread> clients;
   std::atomic<int> wrong{0};
+  std::vector<std::unique_ptr<DynamicBatcher::Arrival>> arrivals;
+  for (int client = 0; client < kClients; ++client)
+    arrivals.push_back(std::make_unique<DynamicBatcher::Arrival>(batcher));
   for (int client = 0; client < kClients; ++client) {
-    clients.emplace_back([&, client] {
-      const auto answers = batcher.submit({tagged(client), tagged(client + 100)}).get();
+    clients.emplace_back([&, client, arrival = std::move(arrivals[static_cast<size_t>(client)])]() mutable {
+      auto answer = batcher.submit({tagged(client), tagged(client + 100)});
+      arrival.reset();
+      const auto answers = answer.get();
       if (answers.size() != 2 || answers[0].label != client || answers[1].label != client + 100) ++wrong;
     });
   }
@@ -66,6 +72,26 @@ TEST(DynamicBatcher, ConcurrentRequestsShareForwardPassesAndGetTheirOwnAnswers) 
   EXPECT_EQ(images, 2u * kClients);
   EXPECT_LT(recorder.passes.size(), static_cast<size_t>(kClients)) << "no two requests shared a pass";
   EXPECT_THAT(metrics.prometheus_text(), HasSubstr("lenet5_batch_size_sum " + std::to_string(2 * kClients)));
+}
+
+// A request alone does not wait for company; with another on its way it waits for it (up to max_delay).
+TEST(DynamicBatcher, WaitsOnlyForRequestsOnTheirWay) {
+  RecordingClassifier recorder;
+  DynamicBatcher batcher(recording(recorder), BatcherOptions{64, std::chrono::seconds(30)});
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(batcher.submit({tagged(1)}).get().at(0).label, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  auto first = std::make_unique<DynamicBatcher::Arrival>(batcher);
+  auto second = std::make_unique<DynamicBatcher::Arrival>(batcher);
+  auto answer = batcher.submit({tagged(2)});
+  first.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(answer.wait_for(std::chrono::seconds(0)), std::future_status::timeout) << "did not wait for the second";
+  auto other = batcher.submit({tagged(3)});
+  second.reset();
+  EXPECT_EQ(answer.get().at(0).label, 2);
+  EXPECT_EQ(other.get().at(0).label, 3);
+  EXPECT_EQ(recorder.passes, (std::vector<size_t>{1, 2}));
 }
 
 TEST(DynamicBatcher, MaxBatchOneRunsEachImageAlone) {
@@ -106,7 +132,8 @@ TEST(DynamicBatcher, AFailingClassifierFailsItsBatchOnlyAndTheBatcherGoesOn) {
 TEST(DynamicBatcher, StopRunsWhatIsQueuedThenRefusesNewWork) {
   RecordingClassifier recorder;
   auto batcher = std::make_unique<DynamicBatcher>(recording(recorder), BatcherOptions{64, std::chrono::seconds(30)});
-  auto pending = batcher->submit({tagged(5)});  // would wait 30 s for company
+  DynamicBatcher::Arrival never_comes(*batcher);
+  auto pending = batcher->submit({tagged(5)});  // would wait 30 s for the request on its way
   const auto start = std::chrono::steady_clock::now();
   batcher->stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));

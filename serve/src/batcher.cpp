@@ -36,12 +36,25 @@ void DynamicBatcher::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+DynamicBatcher::Arrival::Arrival(DynamicBatcher& batcher) : batcher_(batcher) {
+  std::lock_guard<std::mutex> lock(batcher_.mutex_);
+  ++batcher_.on_their_way_;
+}
+
+DynamicBatcher::Arrival::~Arrival() {
+  {
+    std::lock_guard<std::mutex> lock(batcher_.mutex_);
+    --batcher_.on_their_way_;
+  }
+  batcher_.arrived_.notify_one();
+}
+
 void DynamicBatcher::run() {
   for (auto batch = next_batch(); !batch.empty(); batch = next_batch()) classify(batch);
 }
 
-// The oldest job, then whatever arrives until max_batch images are gathered or max_delay has passed since that
-// job arrived. A job that would overflow the batch waits for the next one.
+// The oldest job, then whatever arrives until max_batch images are gathered, max_delay has passed since that
+// job arrived, or no other request is on its way. A job that would overflow the batch waits for the next one.
 std::vector<DynamicBatcher::Job> DynamicBatcher::next_batch() {
   std::unique_lock<std::mutex> lock(mutex_);
   arrived_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -58,9 +71,8 @@ std::vector<DynamicBatcher::Job> DynamicBatcher::next_batch() {
       queue_.pop_front();
     }
     const bool full = images >= options_.max_batch || !queue_.empty();
-    if (full || stopping_ || !arrived_.wait_until(lock, deadline, [this] { return stopping_ || !queue_.empty(); })) {
-      break;
-    }
+    const auto nothing_to_wait_for = [this] { return stopping_ || !queue_.empty() || on_their_way_ == 0; };
+    if (full || nothing_to_wait_for() || !arrived_.wait_until(lock, deadline, nothing_to_wait_for)) break;
   }
   if (metrics_) metrics_->set_queue_depth(static_cast<int64_t>(queue_.size()));
   return batch;

@@ -1,6 +1,7 @@
 #include "routes.h"
 
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "web_page.h"
@@ -80,6 +81,7 @@ PredictBody read_body(const httplib::Request& request, httplib::Response& respon
 
 void predict(const RouteContext& context, const httplib::Request& request, httplib::Response& response,
              const httplib::ContentReader& reader) {
+  auto arrival = std::make_unique<DynamicBatcher::Arrival>(context.batcher);
   const PredictBody body = read_body(request, response, reader, context.max_body_bytes);
   const auto top_k = top_k_from_query(request.params, static_cast<int64_t>(context.model.class_names.size()));
   bool preprocess = true;
@@ -93,6 +95,7 @@ void predict(const RouteContext& context, const httplib::Request& request, httpl
   } catch (const std::runtime_error& e) {
     throw HttpError(503, e.what());
   }
+  arrival.reset();
   const auto answers = answer.get();
   response.set_content(prediction_json(context.model, digits, answers, top_k).dump(), "application/json");
 }

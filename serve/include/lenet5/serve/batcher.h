@@ -47,6 +47,20 @@ class DynamicBatcher {
   // Runs what is queued, then ends the batching thread. Idempotent.
   void stop();
 
+  // A request on its way (its body being read and decoded) that will submit soon. A batch waits for others
+  // only while some are on their way, so that a request alone runs at once. Arrival's destructor withdraws it:
+  // destroy it right after submit(), or when the request fails before.
+  class Arrival {
+   public:
+    explicit Arrival(DynamicBatcher& batcher);
+    ~Arrival();
+    Arrival(const Arrival&) = delete;
+    Arrival& operator=(const Arrival&) = delete;
+
+   private:
+    DynamicBatcher& batcher_;
+  };
+
  private:
   struct Job {
     std::vector<deploy::GrayImage> images;
@@ -65,6 +79,7 @@ class DynamicBatcher {
   std::condition_variable arrived_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  int64_t on_their_way_ = 0;  // Arrivals alive
   std::thread thread_;
 };
 
