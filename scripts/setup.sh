@@ -21,6 +21,7 @@ PACKAGES=(
   chromium librsvg2-bin
   libgloo-dev libcpp-httplib-dev libxnnpack-dev libdnnl-dev
   python3-onnx python3-fastapi python3-uvicorn python3-multipart python3-selenium chromium-driver wrk hey
+  python3-pil python3-uvloop python3-httptools
 )
 
 install_missing_packages() {
