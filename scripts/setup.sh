@@ -14,7 +14,7 @@ PACKAGES=(
   cmake ninja-build g++ ccache pkg-config bc
   libtorch-dev python3-torch
   libcli11-dev libgtest-dev zlib1g-dev libstb-dev nlohmann-json3-dev
-  libgoogle-perftools-dev libopenblas0-serial
+  libgoogle-perftools-dev libopenblas0-openmp
   ca-certificates
   dataset-fashion-mnist
   clang libclang-rt-14-dev clang-format clang-tidy

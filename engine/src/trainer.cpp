@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/device.h"
@@ -152,8 +153,14 @@ void broadcast_parameters(Collective& group, model::LeNet5& net) {
 // The network and optimiser (restored from the checkpoint when resuming), then config.json, metrics.jsonl and,
 // for a new run, the checkpoint of epoch 0: from the first step on, the folder holds a run that resumes.
 void prepare_model(Training& t, RunStart& start) {
-  torch::manual_seed(t.options.seed);
-  t.net = model::LeNet5(t.variant);
+  {
+    // The initial weights come from torch's process-wide generator: two trainings in one process (ranks run as
+    // threads, or a program that trains two models) must not interleave their draws, or the seed decides nothing.
+    static std::mutex default_generator_user;
+    const std::lock_guard<std::mutex> lock(default_generator_user);
+    torch::manual_seed(t.options.seed);
+    t.net = model::LeNet5(t.variant);
+  }
   move_model_to(t.net, t.device);
   t.optimizer = make_optimizer(t.options, t.net, t.base_lr);
   t.history = start.history;
