@@ -109,12 +109,13 @@ class GroupCollective : public engine::Collective {
 
   Statistics statistics() const override { return statistics_; }
 
-  void all_reduce_sum(torch::Tensor& tensor) override {
-    const auto start = Clock::now();
+  void all_reduce_sum(torch::Tensor& tensor) override { start_all_reduce_sum(tensor)->wait(); }
+
+  std::unique_ptr<Pending> start_all_reduce_sum(const torch::Tensor& tensor) override {
     std::vector<at::Tensor> tensors{tensor};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
-    run("an all-reduce", [&] {
+    auto work = start("an all-reduce", [&] {
 #ifdef LENET5_HAVE_NCCL
       if (nccl_) return nccl_->allreduce(tensors, options);
 #endif
@@ -122,7 +123,7 @@ class GroupCollective : public engine::Collective {
     });
     statistics_.all_reduces += 1;
     statistics_.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
-    statistics_.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    return std::make_unique<PendingWork>(*this, std::move(work));
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
@@ -130,12 +131,12 @@ class GroupCollective : public engine::Collective {
     c10d::BroadcastOptions options;
     options.rootRank = root;
     options.rootTensor = 0;
-    run("a broadcast", [&] {
+    finish("a broadcast", start("a broadcast", [&] {
 #ifdef LENET5_HAVE_NCCL
-      if (nccl_) return nccl_->broadcast(tensors, options);
+             if (nccl_) return nccl_->broadcast(tensors, options);
 #endif
-      return gloo_->broadcast(tensors, options);
-    });
+             return gloo_->broadcast(tensors, options);
+           }));
   }
 
   std::string share_from_rank0(const std::string& text) override {
@@ -152,10 +153,32 @@ class GroupCollective : public engine::Collective {
   }
 
  private:
-  template <typename Start>
-  void run(const char* what, Start start) {
+  class PendingWork : public Pending {
+   public:
+    PendingWork(GroupCollective& group, c10::intrusive_ptr<c10d::Work> work) : group_(group), work_(std::move(work)) {}
+    void wait() override {
+      const auto start = Clock::now();
+      group_.finish("an all-reduce", work_);
+      group_.statistics_.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    }
+
+   private:
+    GroupCollective& group_;
+    c10::intrusive_ptr<c10d::Work> work_;
+  };
+
+  template <typename Launch>
+  c10::intrusive_ptr<c10d::Work> start(const char* what, Launch launch) {
     try {
-      start()->wait();
+      return launch();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(lost_message(what, e.what()));
+    }
+  }
+
+  void finish(const char* what, const c10::intrusive_ptr<c10d::Work>& work) {
+    try {
+      work->wait();
     } catch (const std::exception& e) {
       throw std::runtime_error(lost_message(what, e.what()));
     }

@@ -105,22 +105,15 @@ FlatAdamW::FlatAdamW(const torch::OrderedDict<std::string, torch::Tensor>& named
   names_ = named_parameters.keys();
 }
 
-torch::Tensor FlatAdamW::gather_gradients() {
-  TORCH_CHECK(flat_, "FlatAdamW::gather_gradients: the parameters are not in one flat buffer");
-  torch::NoGradGuard no_grad;
-  auto& group = param_groups_.front().params();
-  for (size_t i = 0; i < group.size(); ++i) {
-    auto& p = group[i];
-    auto view = view_of(flat_gradients_, p, offsets_[i]);
-    if (is_in_flat_buffer(p.grad(), flat_gradients_, offsets_[i])) continue;
-    if (p.grad().defined()) {
-      view.copy_(p.grad());
-    } else {
-      view.zero_();
-    }
-    p.mutable_grad() = view;
-  }
+torch::Tensor FlatAdamW::gradient_buffer() const {
+  TORCH_CHECK(flat_, "FlatAdamW::gradient_buffer: the parameters are not in one flat buffer");
   return flat_gradients_;
+}
+
+void FlatAdamW::adopt_gradient_buffer() {
+  TORCH_CHECK(flat_, "FlatAdamW::adopt_gradient_buffer: the parameters are not in one flat buffer");
+  auto& group = param_groups_.front().params();
+  for (size_t i = 0; i < group.size(); ++i) group[i].mutable_grad() = view_of(flat_gradients_, group[i], offsets_[i]);
 }
 
 void FlatAdamW::check_parameters_use_flat_buffer() const {

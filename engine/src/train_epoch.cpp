@@ -31,17 +31,10 @@ struct EpochSums {
 };
 
 // Data-parallel training: every rank's gradients become the mean over the global batch. Each rank weighs its
-// batch's mean gradient by its share of the global batch (`weight`), and one all-reduce sums them, over the flat
-// gradient buffer of FlatAdamW or a flat copy of the gradients for the other optimisers.
+// batch's mean gradient by its share of the global batch (`weight`), and all-reduces sum them: in buckets that
+// overlap backward (GradientBuckets) for FlatAdamW, else once over a flat copy of the gradients after backward.
 void all_reduce_gradients(Training& t, double weight) {
   torch::NoGradGuard no_grad;
-  auto* flat = dynamic_cast<FlatAdamW*>(t.optimizer.get());
-  if (flat != nullptr && flat->is_flat()) {
-    auto gradients = flat->gather_gradients();
-    if (weight != 1) gradients.mul_(weight);
-    t.group->all_reduce_sum(gradients);
-    return;
-  }
   std::vector<torch::Tensor> parts;
   auto parameters = t.net->parameters();
   for (auto& p : parameters) {
@@ -61,6 +54,8 @@ void all_reduce_gradients(Training& t, double weight) {
 void train_step(Training& t, const torch::Tensor& indices, int64_t size, int64_t global_size,
                 at::Generator& augment_generator, EpochSums& sums) {
   clear_gradients(*t.optimizer);
+  const double weight = static_cast<double>(size) / static_cast<double>(global_size);
+  if (t.buckets) t.buckets->begin_step(weight);
   if (size > 0) {  // a rank may have no image in an epoch's last, short step; it still takes part in the sum
     auto examples = t.data.train.batch(indices);
     auto images = t.options.augment ? random_affine(examples.data, augment_generator) : examples.data;
@@ -71,7 +66,11 @@ void train_step(Training& t, const torch::Tensor& indices, int64_t size, int64_t
     sums.loss += loss.detach().to(torch::kFloat64) * size;
     sums.correct += scores.argmax(1).eq(examples.target).sum();
   }
-  if (t.group != nullptr) all_reduce_gradients(t, static_cast<double>(size) / static_cast<double>(global_size));
+  if (t.buckets) {
+    t.buckets->finish_step();
+  } else if (t.group != nullptr) {
+    all_reduce_gradients(t, weight);
+  }
   t.optimizer->step();
 }
 

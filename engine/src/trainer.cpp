@@ -175,7 +175,11 @@ void prepare_model(Training& t, RunStart& start) {
     config = run_config_json(t.options, t.run_dir, t.device);
   }
   t.config_json = config.dump();
-  if (t.group != nullptr) broadcast_parameters(*t.group, t.net);
+  if (t.group != nullptr) {
+    broadcast_parameters(*t.group, t.net);
+    auto* flat = dynamic_cast<FlatAdamW*>(t.optimizer.get());
+    if (flat != nullptr && flat->is_flat()) t.buckets = std::make_unique<GradientBuckets>(*t.group, *flat);
+  }
   for (const auto& m : t.history) t.best = std::max(t.best, selection_accuracy(m));
   if (!writes_run_folder(t)) return;
   files::write_file_atomically((fs::path(t.run_dir) / run_files::kMetrics).string(),

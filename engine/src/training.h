@@ -14,6 +14,7 @@
 
 #include "lenet5/data/mnist_dataset.h"
 #include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/gradient_buckets.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/engine/trainer.h"
 
@@ -62,6 +63,7 @@ struct Training {
   Datasets data;
   model::LeNet5 net{nullptr};
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::unique_ptr<GradientBuckets> buckets;  // in a group with a flat optimiser: the overlapped all-reduces
   std::vector<EpochMetrics> history;
   double best = -1;          // the best selection accuracy of `history`
   int64_t global_batch = 0;  // images per step over all ranks

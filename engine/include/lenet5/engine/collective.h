@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 
 namespace lenet5::engine {
@@ -17,9 +18,20 @@ class Collective {
   virtual int world_size() const = 0;
   // In place: every rank ends with the elementwise sum over the group, bit for bit the same on each rank.
   virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
+  // An all-reduce that runs while the caller goes on.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    // Blocks until the sum is in the tensor; throws like all_reduce_sum. Call it once.
+    virtual void wait() = 0;
+  };
+  // Starts the in-place sum of `tensor` over the group on the backend's own thread and returns at once; the
+  // tensor must stay untouched until wait(). All-reduces complete in the order they were started.
+  virtual std::unique_ptr<Pending> start_all_reduce_sum(const torch::Tensor& tensor) = 0;
   // In place: every rank ends with rank `root`'s values.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
-  // What the all-reduces so far cost this rank: their number, bytes and seconds (from the call to the result).
+  // What the all-reduces so far cost this rank: their number, bytes, and the seconds it was blocked by them (a
+  // whole all_reduce_sum; the wait() of a started one, whose transfer overlapped the caller's work).
   struct Statistics {
     int64_t all_reduces = 0, bytes = 0;
     double seconds = 0;

@@ -31,10 +31,12 @@ class FlatAdamW : public torch::optim::AdamW {
   void load(torch::serialize::InputArchive& archive) override;
 
   bool is_flat() const { return flat_; }
-  // Copies every parameter's gradient into the flat gradient buffer (zeros where a parameter has none) and makes
-  // each gradient a view of it, so that the buffer can be changed in place before step(): data-parallel training
-  // all-reduces it there, once per step. Only when is_flat().
-  torch::Tensor gather_gradients();
+  // For those who fill the flat gradient buffer themselves (data-parallel training all-reduces it there): the buffer,
+  // where each parameter's gradient starts in it, and, once it is filled, making each parameter's gradient its
+  // view of the buffer as it stands. Only when is_flat().
+  torch::Tensor gradient_buffer() const;
+  const std::vector<int64_t>& offsets() const { return offsets_; }
+  void adopt_gradient_buffer();
 
  private:
   void bind_state_to_flat_buffers();
