@@ -19,6 +19,7 @@
 #include "lenet5/distributed/launcher.h"
 #include "lenet5/distributed/process_group.h"
 #include "lenet5/engine/checkpoint.h"
+#include "lenet5/engine/evaluate.h"
 #include "lenet5/engine/sharding.h"
 #include "lenet5/engine/trainer.h"
 #include "test_files.h"
@@ -199,6 +200,52 @@ TEST(DistributedGroup, ResumesWithAnotherWorldSize) {
   const auto config = nlohmann::json::parse(config_file);
   EXPECT_EQ(config.at("world_size"), 2);
   EXPECT_EQ(config.at("resumes").at(0).at("world_size"), 3);
+}
+
+TEST(DistributedGroup, EvaluationIsShardedAndEveryRankGetsTheWholeSet) {
+  torch::manual_seed(5);
+  const int64_t n = 1001;  // not a multiple of the world size
+  const lenet5::data::MnistDataset data(torch::rand({n, 1, 28, 28}), torch::randint(0, 10, {n}));
+  torch::manual_seed(6);
+  lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);
+  net->eval();
+  std::vector<int64_t> scored(2, 0);
+  const auto scorer_counting = [&](int64_t* count) {
+    return [&net, count](const torch::Tensor& x) {
+      *count += x.size(0);
+      return net->forward(x);
+    };
+  };
+  engine::EvaluateOptions options;
+  options.batch_size = 100;
+  options.worst_mistakes = 5;
+  int64_t alone_count = 0;
+  const auto alone = engine::evaluate(scorer_counting(&alone_count), data, lenet5::model::Variant::kModern, options);
+
+  const int port = distributed::free_local_port();
+  std::vector<engine::Evaluation> results(2);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < 2; ++r) {
+    ranks.emplace_back([&, r] {
+      auto group = distributed::join_process_group(rank_environment(r, 2, port), {});
+      auto mine = options;
+      mine.group = group.get();
+      results[r] = engine::evaluate(scorer_counting(&scored[r]), data, lenet5::model::Variant::kModern, mine);
+    });
+  }
+  for (auto& t : ranks) t.join();
+  EXPECT_EQ(scored[0] - options.worst_mistakes, 500);  // its share, then the mistakes' images again
+  EXPECT_EQ(scored[1] - options.worst_mistakes, 501);
+  for (const auto& r : results) {
+    EXPECT_EQ(r.n, n);
+    EXPECT_EQ(r.accuracy, alone.accuracy);
+    EXPECT_EQ(r.confusion, alone.confusion);
+    EXPECT_NEAR(r.loss, alone.loss, 1e-9);
+    ASSERT_EQ(r.worst_mistakes.size(), alone.worst_mistakes.size());
+    for (size_t i = 0; i < r.worst_mistakes.size(); ++i) {
+      EXPECT_EQ(r.worst_mistakes[i].index, alone.worst_mistakes[i].index);
+    }
+  }
 }
 
 TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {

@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "lenet5/model/loss.h"
 #include "lenet5/run_files/evaluation_record.h"
@@ -13,23 +14,32 @@ namespace {
 
 // What scoring the batches leaves on the device; read back once, at the end.
 struct DeviceTotals {
-  torch::Tensor loss_sum;                       // float64 []
-  torch::Tensor confusion;                      // int64 [100]: true * 10 + predicted
-  torch::Tensor non_finite;                     // images with a NaN or infinite score
-  std::vector<torch::Tensor> wrong_confidence;  // confidence of each wrong prediction (-1 where right)
+  torch::Tensor loss_sum;          // float64 []
+  torch::Tensor confusion;         // int64 [100]: true * 10 + predicted
+  torch::Tensor non_finite;        // images with a NaN or infinite score
+  torch::Tensor wrong_confidence;  // [n]: confidence of each wrong prediction (0 where right)
 };
+
+// The images this rank scores: all of them alone, else its contiguous share.
+std::pair<int64_t, int64_t> share_of(int64_t n, const Collective* group) {
+  if (group == nullptr) return {0, n};
+  const int64_t size = group->world_size(), rank = group->rank();
+  return {n * rank / size, n * (rank + 1) / size};
+}
 
 DeviceTotals score_batches(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,
                            const EvaluateOptions& options) {
   const auto& images = data.images();
   const auto& targets = data.targets();
   const int64_t n = data.length();
-  DeviceTotals totals{torch::zeros({}, images.options().dtype(torch::kFloat64)),
-                      torch::zeros({100}, targets.options()),
-                      torch::zeros({}, targets.options()),
-                      {}};
-  for (int64_t begin = 0; begin < n; begin += options.batch_size) {
-    const int64_t end = std::min(n, begin + options.batch_size);
+  DeviceTotals totals{
+      torch::zeros({}, images.options().dtype(torch::kFloat64)), torch::zeros({100}, targets.options()),
+      torch::zeros({}, targets.options()),
+      options.worst_mistakes > 0 ? torch::zeros({n}, images.options().dtype(torch::kFloat32)) : torch::Tensor()};
+  const auto [first, last] = share_of(n, options.group);
+  const int64_t ranks = options.group != nullptr ? options.group->world_size() : 1;
+  for (int64_t begin = first; begin < last; begin += options.batch_size) {
+    const int64_t end = std::min(last, begin + options.batch_size);
     auto x = images.slice(0, begin, end);
     auto y = targets.slice(0, begin, end);
     auto scores = scorer(x);
@@ -37,10 +47,15 @@ DeviceTotals score_batches(const Scorer& scorer, const data::MnistDataset& data,
     totals.loss_sum += model::classification_loss(scores, y, variant).to(torch::kFloat64) * (end - begin);
     auto predicted = scores.argmax(1);
     totals.confusion += torch::bincount(y * 10 + predicted, {}, 100);
-    if (options.on_progress) options.on_progress(end, n);
+    if (options.on_progress) options.on_progress(std::min(n, (end - first) * ranks), n);
     if (options.worst_mistakes > 0) {
       auto confidence = torch::softmax(scores.to(torch::kFloat32), 1).amax(1);
-      totals.wrong_confidence.push_back(torch::where(predicted.ne(y), confidence, torch::full_like(confidence, -1)));
+      totals.wrong_confidence.slice(0, begin, end).copy_(predicted.ne(y) * confidence);
+    }
+  }
+  if (options.group != nullptr) {
+    for (auto* total : {&totals.loss_sum, &totals.confusion, &totals.non_finite, &totals.wrong_confidence}) {
+      if (total->defined()) options.group->all_reduce_sum(*total);
     }
   }
   return totals;
@@ -67,8 +82,8 @@ int64_t fill_confusion(Evaluation& result, const torch::Tensor& confusion) {
 
 // The `k` most confidently wrong images, most confident first.
 std::vector<Mistake> worst_mistakes(const Scorer& scorer, const data::MnistDataset& data,
-                                    const std::vector<torch::Tensor>& wrong_confidence, int64_t k) {
-  auto [confidence, index] = torch::cat(wrong_confidence).topk(k);
+                                    const torch::Tensor& wrong_confidence, int64_t k) {
+  auto [confidence, index] = wrong_confidence.topk(k);
   confidence = confidence.to(torch::kCPU);
   index = index.to(torch::kCPU);
   const auto& images = data.images();
@@ -99,7 +114,7 @@ Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model:
   result.n = n;
   result.loss = n > 0 ? totals.loss_sum.item<double>() / static_cast<double>(n) : 0.0;
   const int64_t correct = fill_confusion(result, totals.confusion);
-  if (!totals.wrong_confidence.empty()) {
+  if (totals.wrong_confidence.defined()) {
     const int64_t k = std::min<int64_t>(options.worst_mistakes, n - correct);
     result.worst_mistakes = worst_mistakes(scorer, data, totals.wrong_confidence, k);
   }

@@ -116,6 +116,7 @@ Evaluation evaluate_test_set(Training& t) {
   EvaluateOptions test_options;
   test_options.batch_size = t.options.eval_batch_size;
   test_options.worst_mistakes = kWorstMistakes;
+  test_options.group = t.group;
   const auto test_start = Clock::now();
   test_options.on_progress = [&](int64_t done, int64_t total) {
     t.observer.on_evaluation_progress(done, total, seconds_since(test_start));
@@ -174,7 +175,7 @@ EpochMetrics end_epoch(Training& t, int64_t epoch, const EpochTraining& training
   metrics.test_loss = test.loss;
   metrics.test_accuracy = test.accuracy;
   if (t.data.val) {
-    const auto val = evaluate(t.net, *t.data.val, {t.options.eval_batch_size, 0, nullptr, ""});
+    const auto val = evaluate(t.net, *t.data.val, {t.options.eval_batch_size, 0, nullptr, "", t.group});
     metrics.val_loss = val.loss;
     metrics.val_accuracy = val.accuracy;
   }

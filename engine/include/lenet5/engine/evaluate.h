@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lenet5/data/mnist_dataset.h"
+#include "lenet5/engine/collective.h"
 #include "lenet5/model/lenet5.h"
 #include "lenet5/run_files/evaluation_record.h"
 
@@ -35,6 +36,9 @@ struct EvaluateOptions {
   int64_t worst_mistakes = 0;  // how many of the most confidently wrong samples to keep
   std::function<void(int64_t done, int64_t total)> on_progress;  // after each batch, when set
   std::string model_name;  // the file the model came from, starting error messages when not empty
+  // Data-parallel: each rank of the group scores its contiguous share of the images and the counts are summed
+  // over the group, so every rank returns the evaluation of the whole set. A collective call (all ranks call it).
+  Collective* group = nullptr;
 };
 
 Evaluation evaluate(const Scorer& scorer, const data::MnistDataset& data, model::Variant variant,

@@ -47,7 +47,7 @@ class GradientBuckets {
 
   Collective& group_;
   FlatAdamW& optimizer_;
-  torch::Tensor buffer_;  // the optimiser's flat gradient buffer
+  torch::Tensor buffer_;                           // the optimiser's flat gradient buffer
   std::vector<torch::Tensor> parameters_, views_;  // each parameter and its gradient's view of the flat buffer
   std::vector<unsigned> hooks_;
   std::vector<Bucket> buckets_;
