@@ -5,7 +5,9 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "cli.h"
 #include "commands.h"
 #include "latest_link.h"
 #include "lenet5/data/mnist_dataset.h"
@@ -86,7 +88,12 @@ void launch_ranks(int nproc) {
         "start it with torchrun or with --nproc, not both");
   }
   const auto args = distributed::without_flag(distributed::own_arguments(), "--nproc");
-  const auto outcome = distributed::launch_local_ranks("/proc/self/exe", args, nproc);
+  const auto run_rank = [&args] {  // in a forked rank: this command again, now with the rank's variables
+    std::vector<const char*> argv;
+    for (const auto& arg : args) argv.push_back(arg.c_str());
+    return run(static_cast<int>(argv.size()), argv.data());
+  };
+  const auto outcome = distributed::launch_local_ranks("/proc/self/exe", args, nproc, 10, run_rank);
   if (outcome.signal != 0) {  // Ctrl-C or SIGTERM: the ranks stopped (rank 0 said how to resume); end the same way
     std::signal(outcome.signal, SIG_DFL);
     std::raise(outcome.signal);

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <sstream>
@@ -417,6 +419,37 @@ TEST(DistributedLauncher, DropsTheNprocFlagOnly) {
                                          "1",      "--nproc=3", "--",      "--nproc"};
   EXPECT_EQ(distributed::without_flag(args, "--nproc"),
             (std::vector<std::string>{"lenet5", "train", "--epochs", "1", "--", "--nproc"}));
+}
+
+// Every rank runs the callback in a forked copy of the launcher with its own variables; /bin/false is never run.
+int launch_forked_ranks() {
+  if (distributed::thread_count() != 1) return 10;
+  const auto outcome = distributed::launch_local_ranks("/bin/false", {"false"}, 3, 10, [] {
+    const char* rank = std::getenv("RANK");
+    const char* size = std::getenv("WORLD_SIZE");
+    if (rank == nullptr || size == nullptr || std::string(size) != "3" || std::atoi(rank) >= 3) return 11;
+    std::ifstream comm("/proc/self/comm");
+    std::string name;
+    std::getline(comm, name);
+    return name == std::string("lenet5-rank") + rank ? 0 : 14;
+  });
+  return outcome.failure.empty() ? 0 : 12;
+}
+
+TEST(DistributedLauncher, ForksRanksThatRunTheCommandInProcess) {
+  // A death test's child is a fork of this process: only one thread, as in `lenet5 train --nproc`.
+  EXPECT_EXIT(std::exit(launch_forked_ranks()), ::testing::ExitedWithCode(0), "");
+}
+
+TEST(DistributedLauncher, ExecutesRanksWhenTheLauncherHasThreads) {
+  std::promise<void> done;
+  std::thread other([future = done.get_future()]() mutable { future.wait(); });
+  ASSERT_GE(distributed::thread_count(), 2);
+  const auto outcome =
+      distributed::launch_local_ranks("/bin/sh", {"sh", "-c", "test \"$RANK\" -lt 2"}, 2, 10, [] { return 13; });
+  done.set_value();
+  other.join();
+  EXPECT_EQ(outcome.failure, "");
 }
 
 }  // namespace

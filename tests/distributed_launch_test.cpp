@@ -45,10 +45,12 @@ nlohmann::json config_of(const std::string& run_dir) {
   return nlohmann::json::parse(in);
 }
 
-// Bash: the pid of the child of $1 whose environment holds RANK=$2, once it exists (waits up to 20 s).
+// Bash: the pid of the child of $1 that is rank $2 (named lenet5-rank$2 when forked by --nproc, RANK=$2 in its
+// environment when started by torchrun), once it exists (waits up to 20 s).
 const char* kFindRank =
     "rank_pid() { for i in $(seq 400); do for p in $(pgrep -P $1); do "
-    "tr \"\\0\" \"\\n\" < /proc/$p/environ 2>/dev/null | grep -qx RANK=$2 && { echo $p; return; }; done; "
+    "{ grep -qx lenet5-rank$2 /proc/$p/comm || tr \"\\0\" \"\\n\" < /proc/$p/environ | grep -qx RANK=$2; } "
+    "2>/dev/null && { echo $p; return; }; done; "
     "sleep 0.05; done; }; "
     "wait_epoch() { for i in $(seq 600); do grep -q \"\\\"epoch\\\":$2\" $1/metrics.jsonl 2>/dev/null && return; "
     "sleep 0.05; done; }; ";

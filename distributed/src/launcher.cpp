@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -53,6 +54,16 @@ std::string describe_status(int rank, int status) {
   std::fprintf(stderr, "lenet5: error: cannot start rank %d (%s): %s\n", env.rank, executable.c_str(),
                std::strerror(errno));
   _exit(127);
+}
+
+// A forked rank: the launcher's copy with the rank's variables, running the command in-process.
+[[noreturn]] void run_forked_rank(const std::function<int()>& run_rank, const LaunchEnvironment& env) {
+  for (const auto& [name, value] : environment_variables(env)) setenv(name.c_str(), value.c_str(), 1);
+  // Its environment as /proc shows it is still the launcher's: the name tells the ranks apart in ps and top.
+  prctl(PR_SET_NAME, ("lenet5-rank" + std::to_string(env.rank)).c_str());
+  const int code = run_rank();
+  std::fflush(nullptr);
+  _exit(code);  // not exit(): the launcher's static objects, copied into this process, are the launcher's to end
 }
 
 int rank_of(const std::vector<pid_t>& ranks, pid_t pid) {
@@ -135,6 +146,16 @@ std::vector<std::string> without_flag(const std::vector<std::string>& args, cons
   return kept;
 }
 
+int thread_count() {
+  std::error_code error;
+  int count = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/task", error), end; !error && it != end;
+       it.increment(error)) {
+    ++count;
+  }
+  return count;
+}
+
 int free_local_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error(std::string("--nproc: cannot open a socket: ") + std::strerror(errno));
@@ -151,7 +172,8 @@ int free_local_port() {
 }
 
 LaunchOutcome launch_local_ranks(const std::string& executable, const std::vector<std::string>& args, int nproc,
-                                 int grace_seconds) {
+                                 int grace_seconds, const std::function<int()>& run_rank) {
+  const bool fork_only = run_rank && thread_count() == 1;
   LaunchEnvironment env;
   env.world_size = nproc;
   env.local_world_size = nproc;
@@ -183,6 +205,7 @@ LaunchOutcome launch_local_ranks(const std::string& executable, const std::vecto
       // SIGINT would end them at once instead of before their next step); and it ends with the launcher.
       setpgid(0, 0);
       prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (fork_only) run_forked_rank(run_rank, env);
       exec_rank(executable, args, env);
     }
     if (pid < 0) {
