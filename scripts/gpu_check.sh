@@ -85,6 +85,10 @@ if [ -x "$LENET5" ]; then
   step eval-model-cpu 120 "$LENET5" eval --model "$OUT/lenet5.pt" --data "$DATA" --device cpu --json
   step bench-cuda 300 "$LENET5" bench --model "$OUT/lenet5.pt" --device cuda --batch-sizes 1,8,64,256,1024,4096 \
     --modes torchscript,optimized --train --seconds 1 --json
+  # Distributed training over NCCL with world size 1 (issue 14), one epoch.
+  step train-nccl 180 "$LENET5" train --data "$DATA" --device cuda --nproc 1 --dist-backend nccl --epochs 1 \
+    --out "$OUT/run-nccl"
+  rm -f "$OUT/run-nccl"/*.pt
   cp "$RUN/metrics.jsonl" "$OUT/metrics-cuda.jsonl" 2>/dev/null
   rm -f "$RUN"/*.pt  # checkpoints stay off the way back; the export is kept
   {
@@ -96,6 +100,7 @@ if [ -x "$LENET5" ]; then
     for name in eval-cuda eval-cpu eval-model-cuda eval-model-cpu; do
       printf '%-16s %s\n' "$name" "$(grep -o '"accuracy":[0-9.e-]*' "$OUT/$name.log" | head -n 1)"
     done
+    echo "--- nccl (world size 1): $(grep -h 'data-parallel\|error' "$OUT/train-nccl.log" 2>/dev/null | head -n 2)"
     echo "--- ctest"
     grep -E 'tests passed|tests failed' "$OUT/ctest.log"
     grep -E '\(Failed\)|\(Timeout\)|\(SEGFAULT\)|\*\*\*' "$OUT/ctest.log" | head -n 20
