@@ -43,11 +43,12 @@ void print_where_results_are(const std::string& run_dir, bool linked) {
             << "export with: lenet5 export --checkpoint " << shown << "/best.pt --out " << shown << "/lenet5.pt\n";
 }
 
-// What data parallelism cost rank 0 (the all-reduces of the gradients and of the stop flag).
+// What data parallelism cost rank 0 (the all-reduces of the gradients, the stop flag and the evaluation): the time
+// it waited for them, which is less than their duration where they overlapped backward.
 void print_communication(const engine::Collective& group, int64_t batch_size) {
   const auto s = group.statistics();
   if (s.all_reduces == 0) return;
-  std::printf("data-parallel: %d ranks x batch %lld; %lld all-reduces, %.0f bytes and %.3f ms each on average\n",
+  std::printf("data-parallel: %d ranks x batch %lld; %lld all-reduces, %.0f bytes and %.3f ms waited each on average\n",
               group.world_size(), static_cast<long long>(batch_size), static_cast<long long>(s.all_reduces),
               static_cast<double>(s.bytes) / static_cast<double>(s.all_reduces),
               1000 * s.seconds / static_cast<double>(s.all_reduces));

@@ -3,7 +3,8 @@
 # (lenet5 train --nproc 2), alternating for --rounds rounds. Each run is a whole process training to
 # --target-accuracy 99 (at most --epochs epochs); per configuration: training images/s (epochs only, from
 # metrics.jsonl), whole-process seconds to 99% and the epoch that reached it, as medians with [min-max] ranges,
-# and the ratios to 1 rank x 1 thread. 2 ranks also report their all-reduces (count, bytes, mean time on rank 0).
+# and the ratios to 1 rank x 1 thread. 2 ranks also report their all-reduces (count, bytes, and the mean time
+# rank 0 waited for one: less than its duration where it overlapped backward).
 #   scripts/bench_distributed.sh [--rounds R] [--epochs E] [--batch-size B] [--limit-train N]
 # B is the per-rank batch of the 2-rank runs (global 2B); the 1-rank runs use the same global batch 2B with the
 # learning rate the 2 ranks use (--lr x sqrt 2), so that all three train the same recipe.
@@ -55,7 +56,7 @@ import json, re, sys
 name, round_, start, end, run = sys.argv[1:]
 epochs = [json.loads(line) for line in open(run + "/metrics.jsonl")]
 log = open(run + ".log").read()
-comm = re.search(r"(\d+) all-reduces, (\d+) bytes and ([\d.]+) ms each", log)
+comm = re.search(r"(\d+) all-reduces, (\d+) bytes and ([\d.]+) ms waited each", log)
 print(json.dumps({"config": name, "round": int(round_), "seconds": float(end) - float(start),
                   "epochs": len(epochs), "accuracy": epochs[-1]["test_accuracy"],
                   "images_per_second": sum(e["images_per_second"] for e in epochs) / len(epochs),
@@ -86,5 +87,5 @@ for name in order:
 comm = [r for r in runs if r["all_reduce_ms"] is not None]
 if comm:
     print(f"2 ranks: {comm[0]['all_reduces']} all-reduces per run, {comm[0]['all_reduce_bytes']} bytes on average, "
-          f"{spread([r['all_reduce_ms'] for r in comm], '{:.3f}')} ms each (rank 0, from call to result)")
+          f"{spread([r['all_reduce_ms'] for r in comm], '{:.3f}')} ms waited for each (rank 0)")
 PY
