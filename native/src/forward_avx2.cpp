@@ -201,13 +201,36 @@ void dense_rows(const float* in, int in_stride, int inputs, const float* w, int 
   dense_rest<R, V - 1>((stride - j) / 8, in, in_stride, inputs, w, stride, bias, j, out);
 }
 
-// out[r][0..stride) = bias + in[r] w, then the activation: rows of 4 images x 24 units, or 1 x 64 for lone rows.
+// One image through a dense layer of V vectors of units in one pass over the weights: a lone image reads every
+// weight once, so the pass is a single stream from the cache that the prefetcher keeps ahead of.
+template <int V>
+void dense_row(const float* in, int inputs, const float* w, const float* bias, float* out) {
+  __m256 sum[V];
+  for (int v = 0; v < V; ++v) sum[v] = _mm256_loadu_ps(bias + 8 * v);
+  for (int k = 0; k < inputs; ++k, w += 8 * V) {
+    const __m256 a = _mm256_broadcast_ss(in + k);
+    for (int v = 0; v < V; ++v) sum[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 8 * v), sum[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, sum[v]);
+}
+
+// out[0..stride) = bias + in w for one image, `stride` one of the layers' widths.
+void dense_one(const float* in, int inputs, const float* w, const float* bias, int stride, float* out) {
+  switch (stride) {
+    case kC5Units: return dense_row<kC5Units / 8>(in, inputs, w, bias, out);
+    case kF6Padded: return dense_row<kF6Padded / 8>(in, inputs, w, bias, out);
+    case kOutputPadded: return dense_row<kOutputPadded / 8>(in, inputs, w, bias, out);
+    default: dense_rows<1, 8>(in, 0, inputs, w, stride, bias, out);
+  }
+}
+
+// out[r][0..stride) = bias + in[r] w, then the activation: rows of 4 images x 24 units, lone rows in one pass.
 void dense(const Model& m, const float* in, int rows, int in_stride, int inputs, const float* w, const float* bias,
            int stride, bool activate, float* out) {
   int r = 0;
   for (; r + 4 <= rows; r += 4)
     dense_rows<4, 3>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
-  for (; r < rows; ++r) dense_rows<1, 8>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
+  for (; r < rows; ++r) dense_one(in + r * in_stride, inputs, w, bias, stride, out + r * stride);
   if (!activate) return;
   for (int i = 0; i < rows * stride; i += 8) {
     const __m256 v = _mm256_loadu_ps(out + i);
