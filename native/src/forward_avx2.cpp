@@ -1,6 +1,7 @@
 // The AVX2/FMA kernels (this file is compiled with -mavx2 -mfma; plan.cpp calls it only on CPUs with both).
 // Register blocking: C1 keeps 2 row vectors x 6 maps of sums in registers, C3 5 pixels x 16 maps, the dense
-// layers up to 4 images x 24 units; pooling and activations run on the sums before they leave the cache.
+// layers up to 4 images x 24 units (a lone image: all of a layer's units in one pass over its weights); pooling
+// and activations run on the sums before they leave the cache.
 // Nothing here may use an inline function shared with other files (see kernels.h).
 #include "kernels.h"
 
