@@ -115,7 +115,11 @@ void c1_s2(const Model& m, const float* field, float* out) {
   for (int y = 0; y < kS2Side; y += 2) {  // S2 rows y and y + 1, columns 12-13
     const float* corner = field + y * kPairStride + kEdge;
     c1_s2_tile(
-        m, [&](int offset) { return _mm256_loadu2_m128(corner + offset + kPairStride, corner + offset); },
+        m,
+        [&](int offset) {  // two halves (_mm256_loadu2_m128 is missing from GCC before 10)
+          const __m128 first = _mm_loadu_ps(corner + offset), second = _mm_loadu_ps(corner + offset + kPairStride);
+          return _mm256_insertf128_ps(_mm256_castps128_ps256(first), second, 1);
+        },
         [&](int c, __m128 pooled) {
           float* o = out + c * kS2Plane + y * kS2Side + kEdge / 2;
           _mm_storel_pi(reinterpret_cast<__m64*>(o), pooled);
