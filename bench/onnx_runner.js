@@ -8,9 +8,9 @@
 //   - `engine`: ORT's own profiler (`enableProfiling`): the `model_run` durations it records inside the engine,
 //     without Node. Profiling itself slows every run (its figures are an upper bound of the engine's time).
 // Session options: the best measured on the development VM (graph optimisation 'all', whose NCHWc layout and
-// Conv+Relu / Gemm+Relu fusion beat 'extended', 'basic' and 'disabled'; CPU memory arena and memory pattern on,
-// turning either off was slower; preallocated outputs were not faster). Prints one JSON object. Used by
-// compare_onnx.py.
+// Conv+Relu / Gemm+Relu fusion beat 'extended', 'basic' and 'disabled'; CPU memory arena on (off: batch 1024
+// 2-3x slower) and memory pattern on (off: no faster); preallocated outputs were not faster). Prints one JSON
+// object. Used by compare_onnx.py.
 //   node onnx_runner.js --ort DIR/node_modules/onnxruntime-node --model FILE.onnx --batch-sizes 1,64,1024
 //        [--seconds 1] [--threads 1] [--check FILE.json]
 'use strict';
