@@ -5,10 +5,11 @@
 #   - inference on the exported model per batch size (lenet5 bench vs idiomatic and expert Python);
 #   - training steps on a fixed batch;
 # then against ONNX Runtime (onnxruntime-node 1.30.0 from npm, CPU, 1 thread) on the same exported model
-# (bench/compare_onnx.py): lenet5's serving path at batch 1, 64 and 1024, and at 2 threads on 1024.
+# (bench/compare_onnx.py): lenet5's serving path at batch 1, 64 and 1024, and at 2 threads on 1024; ONNX Runtime
+# timed three ways (Node's async API, its synchronous binding, its own profiler inside the engine).
 #   scripts/bench.sh [--threads N] [--rounds R] [--seconds S] [--batch-sizes 1,8,64,256,1024]
 #                    [--only pytorch|onnx] [--model FILE.pt]
-# `--only onnx` is the quick mode (about a minute and a half at the defaults): without --model it trains a
+# `--only onnx` is the quick mode (about 70 s at the defaults): without --model it trains a
 # model for one epoch on 6,400 images (its speed does not depend on its accuracy) and exports it.
 # Results land in $LENET5_BENCH_DIR (default <repo>/runs/bench-<time>): comparison.txt, comparison.json,
 # onnx_comparison.json.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare_onnx.py end to end at its smallest settings: it exports the model to ONNX, checks ONNX Runtime's
-# scores against the TorchScript file's, times both and writes onnx_comparison.json with every ratio and goal.
+# scores against the TorchScript file's, times both (ONNX Runtime three ways: Node's async API, its synchronous
+# binding, its own profiler) and writes onnx_comparison.json with every ratio and goal.
 # Skipped (77) where scripts/bench.sh has not installed onnxruntime-node or python3-onnx is missing.
 #   bench_onnx_test.sh LENET5 PYTHON COMPARE_SCRIPT MNIST_DIR ONNXRUNTIME_NODE_DIR
 set -euo pipefail
@@ -24,6 +25,10 @@ for b in summary["batches"]:
     for key in ("throughput_ratio", "p50_latency_ratio"):
         s = b[key]
         assert 0 < s["min"] <= s["median"] <= s["max"], (key, b)
+    for way in ("api", "sync", "engine", "best"):  # Node end to end, the synchronous binding, ORT's profiler
+        ort = b["onnxruntime_" + way]
+        assert ort["p50_us"] > 0 and ort["images_per_second"] > 0, (way, b)
+    assert b["throughput_ratio"] == b["onnxruntime_best"]["throughput_ratio"], b
 assert 0 < summary["two_thread_scaling"]["median"], summary
 assert summary["fma_peak_gflops"] > 0, summary
 assert len(summary["goals"]) == 3 and all(isinstance(g["met"], bool) for g in summary["goals"]), summary["goals"]

@@ -1,6 +1,7 @@
 // The AVX2/FMA kernels (this file is compiled with -mavx2 -mfma; plan.cpp calls it only on CPUs with both).
 // Register blocking: C1 keeps 2 row vectors x 6 maps of sums in registers, C3 5 pixels x 16 maps, the dense
-// layers up to 4 images x 24 units; pooling and activations run on the sums before they leave the cache.
+// layers up to 4 images x 24 units (a lone image: all of a layer's units in one pass over its weights); pooling
+// and activations run on the sums before they leave the cache.
 // Nothing here may use an inline function shared with other files (see kernels.h).
 #include "kernels.h"
 
@@ -73,39 +74,57 @@ __m128 s2_of(const Model& m, int c, __m256 top, __m256 bottom) {
       squash(m, _mm256_fmadd_ps(pooled, _mm256_set1_ps(m.s2_weight[c]), _mm256_set1_ps(m.s2_bias[c]))));
 }
 
-// C1 and S2 in one pass, [6][14][14]: each tile is 8 columns of a pair of C1 rows for all 6 maps (12 named sums
-// in registers: arrays of them end up on the stack), pooled into 4 columns of an S2 row.
-void c1_s2(const Model& m, const float* field, float* out) {
-  for (int y = 0; y < kS2Side; ++y) {
-    for (int x = 0; x < kC1Stride; x += 8) {
-      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
-             a5 = a0, b5 = a0;
-      const float* corner = field + 2 * y * kField + x;
-      for (int ky = 0; ky < 5; ++ky) {
-        for (int kx = 0; kx < 5; ++kx) {
-          const float* in = corner + ky * kField + kx;
-          const __m256 top = _mm256_loadu_ps(in), bottom = _mm256_loadu_ps(in + kField);
-          const float* w = m.c1_weight + (ky * 5 + kx) * kC1Lanes;
-          __m256 wc = _mm256_broadcast_ss(w);
-          a0 = _mm256_fmadd_ps(top, wc, a0), b0 = _mm256_fmadd_ps(bottom, wc, b0), wc = _mm256_broadcast_ss(w + 1);
-          a1 = _mm256_fmadd_ps(top, wc, a1), b1 = _mm256_fmadd_ps(bottom, wc, b1), wc = _mm256_broadcast_ss(w + 2);
-          a2 = _mm256_fmadd_ps(top, wc, a2), b2 = _mm256_fmadd_ps(bottom, wc, b2), wc = _mm256_broadcast_ss(w + 3);
-          a3 = _mm256_fmadd_ps(top, wc, a3), b3 = _mm256_fmadd_ps(bottom, wc, b3), wc = _mm256_broadcast_ss(w + 4);
-          a4 = _mm256_fmadd_ps(top, wc, a4), b4 = _mm256_fmadd_ps(bottom, wc, b4), wc = _mm256_broadcast_ss(w + 5);
-          a5 = _mm256_fmadd_ps(top, wc, a5), b5 = _mm256_fmadd_ps(bottom, wc, b5);
-        }
-      }
-      const __m128 pooled[kC1Maps] = {s2_of(m, 0, a0, b0), s2_of(m, 1, a1, b1), s2_of(m, 2, a2, b2),
-                                      s2_of(m, 3, a3, b3), s2_of(m, 4, a4, b4), s2_of(m, 5, a5, b5)};
-      for (int c = 0; c < kC1Maps; ++c) {
-        float* o = out + c * kS2Plane + y * kS2Side + x / 2;
-        if (x + 8 <= kC1Side) {
-          _mm_storeu_ps(o, pooled[c]);
-        } else {  // columns 24-27 of 32: 2 outputs
-          _mm_storel_pi(reinterpret_cast<__m64*>(o), pooled[c]);
-        }
-      }
+// One C1 tile of 2 rows x 8 values for all 6 maps (12 named sums in registers: arrays of them end up on the
+// stack), pooled by S2 into 4 values per map: load(offset) gives the tile's 8 inputs at a field offset from its
+// top-left tap; store(map, pooled) takes the 4 outputs.
+template <class Load, class Store>
+__attribute__((always_inline)) inline void c1_s2_tile(const Model& m, const Load& load, const Store& store) {
+  __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
+         a5 = a0, b5 = a0;
+  for (int ky = 0; ky < 5; ++ky) {
+    for (int kx = 0; kx < 5; ++kx) {
+      const __m256 top = load(ky * kField + kx), bottom = load((ky + 1) * kField + kx);
+      const float* w = m.c1_weight + (ky * 5 + kx) * kC1Lanes;
+      __m256 wc = _mm256_broadcast_ss(w);
+      a0 = _mm256_fmadd_ps(top, wc, a0), b0 = _mm256_fmadd_ps(bottom, wc, b0), wc = _mm256_broadcast_ss(w + 1);
+      a1 = _mm256_fmadd_ps(top, wc, a1), b1 = _mm256_fmadd_ps(bottom, wc, b1), wc = _mm256_broadcast_ss(w + 2);
+      a2 = _mm256_fmadd_ps(top, wc, a2), b2 = _mm256_fmadd_ps(bottom, wc, b2), wc = _mm256_broadcast_ss(w + 3);
+      a3 = _mm256_fmadd_ps(top, wc, a3), b3 = _mm256_fmadd_ps(bottom, wc, b3), wc = _mm256_broadcast_ss(w + 4);
+      a4 = _mm256_fmadd_ps(top, wc, a4), b4 = _mm256_fmadd_ps(bottom, wc, b4), wc = _mm256_broadcast_ss(w + 5);
+      a5 = _mm256_fmadd_ps(top, wc, a5), b5 = _mm256_fmadd_ps(bottom, wc, b5);
     }
+  }
+  store(0, s2_of(m, 0, a0, b0)), store(1, s2_of(m, 1, a1, b1)), store(2, s2_of(m, 2, a2, b2));
+  store(3, s2_of(m, 3, a3, b3)), store(4, s2_of(m, 4, a4, b4)), store(5, s2_of(m, 5, a5, b5));
+}
+
+// C1 and S2 in one pass, [6][14][14]. Columns 0-23 of each pair of C1 rows in tiles of 8; the last 4 columns
+// (24-27) of two pairs of rows share a tile (one pair in each 128-bit half), where a tile of 8 columns would
+// compute 4 past the image.
+void c1_s2(const Model& m, const float* field, float* out) {
+  constexpr int kEdge = 24, kPairStride = 2 * kField;  // the edge columns; from one pair of C1 rows to the next
+  static_assert(kEdge + 4 == kC1Side && kS2Side % 2 == 0, "C1's rows end in one half-tile; S2's rows pair up");
+  for (int y = 0; y < kS2Side; ++y) {
+    for (int x = 0; x < kEdge; x += 8) {
+      const float* corner = field + y * kPairStride + x;
+      c1_s2_tile(
+          m, [&](int offset) { return _mm256_loadu_ps(corner + offset); },
+          [&](int c, __m128 pooled) { _mm_storeu_ps(out + c * kS2Plane + y * kS2Side + x / 2, pooled); });
+    }
+  }
+  for (int y = 0; y < kS2Side; y += 2) {  // S2 rows y and y + 1, columns 12-13
+    const float* corner = field + y * kPairStride + kEdge;
+    c1_s2_tile(
+        m,
+        [&](int offset) {  // two halves (_mm256_loadu2_m128 is missing from GCC before 10)
+          const __m128 first = _mm_loadu_ps(corner + offset), second = _mm_loadu_ps(corner + offset + kPairStride);
+          return _mm256_insertf128_ps(_mm256_castps128_ps256(first), second, 1);
+        },
+        [&](int c, __m128 pooled) {
+          float* o = out + c * kS2Plane + y * kS2Side + kEdge / 2;
+          _mm_storel_pi(reinterpret_cast<__m64*>(o), pooled);
+          _mm_storeh_pi(reinterpret_cast<__m64*>(o + kS2Side), pooled);
+        });
   }
 }
 
@@ -201,13 +220,36 @@ void dense_rows(const float* in, int in_stride, int inputs, const float* w, int 
   dense_rest<R, V - 1>((stride - j) / 8, in, in_stride, inputs, w, stride, bias, j, out);
 }
 
-// out[r][0..stride) = bias + in[r] w, then the activation: rows of 4 images x 24 units, or 1 x 64 for lone rows.
+// One image through a dense layer of V vectors of units in one pass over the weights: a lone image reads every
+// weight once, so the pass is a single stream from the cache that the prefetcher keeps ahead of.
+template <int V>
+void dense_row(const float* in, int inputs, const float* w, const float* bias, float* out) {
+  __m256 sum[V];
+  for (int v = 0; v < V; ++v) sum[v] = _mm256_loadu_ps(bias + 8 * v);
+  for (int k = 0; k < inputs; ++k, w += 8 * V) {
+    const __m256 a = _mm256_broadcast_ss(in + k);
+    for (int v = 0; v < V; ++v) sum[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 8 * v), sum[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, sum[v]);
+}
+
+// out[0..stride) = bias + in w for one image, `stride` one of the layers' widths.
+void dense_one(const float* in, int inputs, const float* w, const float* bias, int stride, float* out) {
+  switch (stride) {
+    case kC5Units: return dense_row<kC5Units / 8>(in, inputs, w, bias, out);
+    case kF6Padded: return dense_row<kF6Padded / 8>(in, inputs, w, bias, out);
+    case kOutputPadded: return dense_row<kOutputPadded / 8>(in, inputs, w, bias, out);
+    default: dense_rows<1, 8>(in, 0, inputs, w, stride, bias, out);
+  }
+}
+
+// out[r][0..stride) = bias + in[r] w, then the activation: rows of 4 images x 24 units, lone rows in one pass.
 void dense(const Model& m, const float* in, int rows, int in_stride, int inputs, const float* w, const float* bias,
            int stride, bool activate, float* out) {
   int r = 0;
   for (; r + 4 <= rows; r += 4)
     dense_rows<4, 3>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
-  for (; r < rows; ++r) dense_rows<1, 8>(in + r * in_stride, in_stride, inputs, w, stride, bias, out + r * stride);
+  for (; r < rows; ++r) dense_one(in + r * in_stride, inputs, w, bias, stride, out + r * stride);
   if (!activate) return;
   for (int i = 0; i < rows * stride; i += 8) {
     const __m256 v = _mm256_loadu_ps(out + i);

@@ -160,12 +160,12 @@ double fma_rate_gflops(double seconds) {
   do {
     if (avx2) {
       sink = sink + fma_chains_avx2(kRounds);
-    } else {  // 12 scalar chains
-      float a[12] = {};
+    } else {                                                 // 12 scalar chains
+      float a[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};  // distinct, or the compiler merges the chains
       for (long i = 0; i < kRounds / 8; ++i) {
         for (float& x : a) x = x * 0.999f + 1e-4f;
       }
-      sink = sink + a[0];
+      for (float x : a) sink = sink + x;  // every chain's result used, or the unused ones are dropped
     }
     rounds += avx2 ? kRounds : kRounds / 8;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
