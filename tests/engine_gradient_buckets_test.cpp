@@ -1,6 +1,6 @@
-// The overlapped all-reduce of data-parallel training, against a stand-in group of one rank that records what
-// is sent and when: the buckets cover the flat gradient buffer, the first leaves while backward is still in the
-// convolutions, and the optimiser gets the weighted gradients (zeros from a rank without images).
+// The bucketed all-reduce of data-parallel training, against a stand-in group of one rank that records what is
+// sent and when: the buckets cover the flat gradient buffer, with small buckets the first leaves while backward
+// is still in the convolutions, and the optimiser gets the weighted gradients (zeros from a rank without images).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -71,13 +71,22 @@ torch::Tensor loss_of(LeNet5& net, Variant variant) {
                                             variant);
 }
 
-TEST(EngineGradientBuckets, BucketsCoverTheBufferLastLayersFirst) {
+TEST(EngineGradientBuckets, LeNet5FitsOneBucketByDefault) {
+  auto s = flat_network(Variant::kModern);
+  RecordingGroup group;
+  GradientBuckets buckets(group, *s.optimizer);
+  ASSERT_EQ(buckets.buckets().size(), 1U);
+  EXPECT_EQ(buckets.buckets()[0].begin, 0);
+  EXPECT_EQ(buckets.buckets()[0].end, s.optimizer->gradient_buffer().numel());
+}
+
+TEST(EngineGradientBuckets, SmallBucketsCoverTheBufferLastLayersFirst) {
   for (auto variant : {Variant::kModern, Variant::kClassic}) {
     auto s = flat_network(variant);
     RecordingGroup group;
-    GradientBuckets buckets(group, *s.optimizer);
+    GradientBuckets buckets(group, *s.optimizer, 4096);
     const auto& list = buckets.buckets();
-    ASSERT_GE(list.size(), 2U);
+    ASSERT_GE(list.size(), 3U);
     EXPECT_EQ(list.front().last, s.net->parameters().size() - 1);  // the output layer's bias goes first
     EXPECT_EQ(list.front().end, s.optimizer->gradient_buffer().numel());
     EXPECT_EQ(list.back().first, 0U);
@@ -92,7 +101,7 @@ TEST(EngineGradientBuckets, BucketsCoverTheBufferLastLayersFirst) {
 TEST(EngineGradientBuckets, TheFirstBucketLeavesBeforeBackwardReachesC1) {
   auto s = flat_network(Variant::kModern);
   RecordingGroup group;
-  GradientBuckets buckets(group, *s.optimizer);
+  GradientBuckets buckets(group, *s.optimizer, 64 * 1024);  // C5 to the output, then C1 and C3
   size_t sent_before_c1 = 0;
   auto c1_weight = s.net->parameters().front();
   c1_weight.register_hook([&](const torch::Tensor&) { sent_before_c1 = group.sizes.size(); });
@@ -114,7 +123,7 @@ TEST(EngineGradientBuckets, TheOptimiserGetsTheWeightedGradients) {
   for (const auto& p : s.net->parameters()) plain.push_back(p.grad().clone());
 
   RecordingGroup group;
-  GradientBuckets buckets(group, *s.optimizer);
+  GradientBuckets buckets(group, *s.optimizer, 64 * 1024);
   lenet5::engine::clear_gradients(*s.optimizer);
   buckets.begin_step(0.25);
   loss_of(s.net, Variant::kModern).backward();

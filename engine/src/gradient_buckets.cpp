@@ -5,8 +5,10 @@
 
 namespace lenet5::engine {
 
-GradientBuckets::GradientBuckets(Collective& group, FlatAdamW& optimizer) : group_(group), optimizer_(optimizer) {
+GradientBuckets::GradientBuckets(Collective& group, FlatAdamW& optimizer, int64_t bucket_bytes)
+    : group_(group), optimizer_(optimizer) {
   if (!optimizer.is_flat()) throw std::logic_error("GradientBuckets: the optimiser's parameters are not flat");
+  if (bucket_bytes <= 0) throw std::invalid_argument("GradientBuckets: the bucket size must be positive");
   parameters_ = optimizer.param_groups().front().params();
   buffer_ = optimizer.gradient_buffer();
   const auto& buffer = buffer_;
@@ -21,7 +23,7 @@ GradientBuckets::GradientBuckets(Collective& group, FlatAdamW& optimizer) : grou
   const auto element = static_cast<int64_t>(buffer.element_size());
   for (size_t i = parameters_.size(); i-- > 0;) {
     const int64_t end = offsets[i] + parameters_[i].numel();
-    if (buckets_.empty() || (buckets_.back().end - buckets_.back().begin) * element >= kBucketBytes) {
+    if (buckets_.empty() || (buckets_.back().end - buckets_.back().begin) * element >= bucket_bytes) {
       buckets_.push_back({i, i, offsets[i], end});
     }
     buckets_.back().first = i;

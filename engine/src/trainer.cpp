@@ -178,7 +178,8 @@ void prepare_model(Training& t, RunStart& start) {
   if (t.group != nullptr) {
     broadcast_parameters(*t.group, t.net);
     auto* flat = dynamic_cast<FlatAdamW*>(t.optimizer.get());
-    if (flat != nullptr && flat->is_flat()) t.buckets = std::make_unique<GradientBuckets>(*t.group, *flat);
+    if (flat != nullptr && flat->is_flat())
+      t.buckets = std::make_unique<GradientBuckets>(*t.group, *flat, t.options.all_reduce_bucket_bytes);
   }
   for (const auto& m : t.history) t.best = std::max(t.best, selection_accuracy(m));
   if (!writes_run_folder(t)) return;

@@ -55,10 +55,12 @@ struct TrainOptions {
   const std::atomic<bool>* stop = nullptr;
   // Data-parallel training: this process's place in the group that trains the model (nullptr: alone). Then
   // batch_size is per rank (the global batch is world_size x batch_size), each rank takes its shard of every
-  // epoch's permutation (as DistributedSampler does), gradients are averaged over the global batch by one
-  // all-reduce per step, and the learning rate follows the global batch (learning_rate_scale). Rank 0 alone
-  // writes the run folder; every rank resumes from it.
+  // epoch's permutation (as DistributedSampler does), gradients are averaged over the global batch by
+  // all-reduces in buckets of at least all_reduce_bucket_bytes (GradientBuckets; LeNet-5 fits one by default),
+  // and the learning rate follows the global batch (learning_rate_scale). Rank 0 alone writes the run folder;
+  // every rank resumes from it.
   Collective* collective = nullptr;
+  int64_t all_reduce_bucket_bytes = int64_t{1} << 20;
 };
 
 // The factor the learning rate is multiplied by for `world_size` ranks: the linear rule (x world_size) for sgd,
