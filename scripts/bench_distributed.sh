@@ -78,12 +78,15 @@ print(f"{'configuration':<20} {'images/s':>22} {'vs 1x1':>20} {'seconds to 99%':
 for name in order:
     mine = [r for r in runs if r["config"] == name]
     speed = [r["images_per_second"] for r in mine]
-    secs = [r["seconds"] for r in mine]
     speedup = [r["images_per_second"] / base[r["round"]]["images_per_second"] for r in mine]
-    faster = [base[r["round"]]["seconds"] / r["seconds"] for r in mine]
+    # Seconds to 99% only for the runs that reached it (and their ratio only against a base run that did too).
+    hit = [r for r in mine if r["accuracy"] >= 0.99]
+    secs = spread([r["seconds"] for r in hit], '{:.1f}') if hit else "not reached"
+    both = [r for r in hit if base[r["round"]]["accuracy"] >= 0.99]
+    faster = spread([base[r["round"]]["seconds"] / r["seconds"] for r in both], '{:.2f}x') if both else "-"
     reached = ", ".join(f"{r['epochs']} {100 * r['accuracy']:.2f}%" for r in mine)
-    print(f"{name:<20} {spread(speed, '{:.0f}'):>22} {spread(speedup, '{:.2f}x'):>20} {spread(secs, '{:.1f}'):>20} "
-          f"{spread(faster, '{:.2f}x'):>20}  {reached}")
+    print(f"{name:<20} {spread(speed, '{:.0f}'):>22} {spread(speedup, '{:.2f}x'):>20} {secs:>20} "
+          f"{faster:>20}  {reached}")
 comm = [r for r in runs if r["all_reduce_ms"] is not None]
 if comm:
     print(f"2 ranks: {comm[0]['all_reduces']} all-reduces per run, {comm[0]['all_reduce_bytes']} bytes on average, "
