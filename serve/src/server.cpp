@@ -94,7 +94,9 @@ void Server::configure() {
     request_timed = true;
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http_->set_logger([this](const httplib::Request& request, const httplib::Response& response) {
+  // Counted before the answer is written (httplib's logger runs after): a client that has its answer finds it in
+  // /metrics, whichever connection and thread serve the next request.
+  http_->set_post_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     const double seconds =
         request_timed ? std::chrono::duration<double>(std::chrono::steady_clock::now() - request_started).count() : 0;
     request_timed = false;
