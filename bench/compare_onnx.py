@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_pytorch import LeNet5  # noqa: E402  the modern network as lenet5 builds it
+from rounds import shown, spread  # noqa: E402
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "onnx_runner.js")
 
@@ -96,14 +97,6 @@ def batch_rows(b, rounds, flops, peak):
     entry.update(onnxruntime=entry["onnxruntime_api"], throughput_ratio=best["throughput_ratio"],
                  p50_latency_ratio=best["p50_latency_ratio"])
     return entry
-
-
-def spread(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def shown(s):
-    return f"{s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f})"
 
 
 def main():

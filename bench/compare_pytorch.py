@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from rounds import shown as shown_ratio, spread  # this folder: Python puts a script's own first on its path
+
 RECIPE = {"epochs": 2, "batch_size": 64, "lr": 3e-3, "target": 0.99}
 
 
@@ -211,12 +213,8 @@ def cpp_bench(args, modes, batch_sizes):
     return report, {(r["mode"], r["batch_size"]): r for r in report["results"]}
 
 
-def spread(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
-def shown(s):
-    return f"{s['median']:.2f}x (rounds {s['min']:.2f}-{s['max']:.2f})"
+def shown(ratio):
+    return shown_ratio(ratio, "rounds ")
 
 
 def main():

@@ -28,6 +28,8 @@ import time
 import urllib.request
 import zlib
 
+from rounds import spread  # this folder: Python puts a script's own first on its path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "serve_bodies.lua")
 FASTAPI = os.path.join(os.path.dirname(HERE), "scripts", "fastapi_server.py")
@@ -242,10 +244,6 @@ def measure(server, manifest, concurrency, seconds):
     if before and after and after[1] > before[1]:
         result["mean_batch"] = (after[0] - before[0]) / (after[1] - before[1])
     return result
-
-
-def spread(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def compare(args, out, manifest):
