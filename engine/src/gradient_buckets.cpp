@@ -11,16 +11,15 @@ GradientBuckets::GradientBuckets(Collective& group, FlatAdamW& optimizer, int64_
   if (bucket_bytes <= 0) throw std::invalid_argument("GradientBuckets: the bucket size must be positive");
   parameters_ = optimizer.param_groups().front().params();
   buffer_ = optimizer.gradient_buffer();
-  const auto& buffer = buffer_;
   const auto& offsets = optimizer.offsets();
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const auto& p = parameters_[i];
-    views_.push_back(buffer.as_strided(p.sizes(), p.strides(), offsets[i]));
+    views_.push_back(buffer_.as_strided(p.sizes(), p.strides(), offsets[i]));
   }
   // Backward produces the last layer's gradients first: buckets are filled from the last parameter down, so that
   // each covers a contiguous range of the buffer.
   bucket_of_.resize(parameters_.size());
-  const auto element = static_cast<int64_t>(buffer.element_size());
+  const auto element = static_cast<int64_t>(buffer_.element_size());
   for (size_t i = parameters_.size(); i-- > 0;) {
     const int64_t end = offsets[i] + parameters_[i].numel();
     if (buckets_.empty() || (buckets_.back().end - buckets_.back().begin) * element >= bucket_bytes) {
