@@ -10,6 +10,16 @@ namespace {
 
 float squash(const Model& m, float a) { return m.squash_amplitude * std::tanh(m.squash_slope * a); }
 
+// One subsampling window (S2, S4) after its convolution's bias: classic, the paper's trainable average of the
+// squashed values; modern, the ReLU of the window's maximum. `map` indexes the classic layer's weight and bias.
+float subsample(const Model& m, const float (&window)[4], float bias, int map, const float* weight,
+                const float* weight_bias) {
+  if (!m.classic) return std::max(0.0f, *std::max_element(window, window + 4) + bias);
+  float sum = 0;
+  for (float a : window) sum += squash(m, a + bias);
+  return squash(m, sum * weight[map] + weight_bias[map]);
+}
+
 void fill_field(const Model& m, const float* image, float* field) {
   std::fill(field, field + kFieldFloats, m.border_value);
   for (int y = 0; y < kImage; ++y) {
@@ -40,15 +50,7 @@ void s2(const Model& m, const float* in, float* out) {
       for (int x = 0; x < kS2Side; ++x) {
         const float* corner = in + c * kC1Plane + 2 * y * kC1Stride + 2 * x;
         const float window[4] = {corner[0], corner[1], corner[kC1Stride], corner[kC1Stride + 1]};
-        float value;
-        if (m.classic) {
-          float sum = 0;
-          for (float a : window) sum += squash(m, a + m.c1_bias[c]);
-          value = squash(m, sum * m.s2_weight[c] + m.s2_bias[c]);
-        } else {
-          value = std::max(0.0f, *std::max_element(window, window + 4) + m.c1_bias[c]);
-        }
-        out[c * kS2Plane + y * kS2Side + x] = value;
+        out[c * kS2Plane + y * kS2Side + x] = subsample(m, window, m.c1_bias[c], c, m.s2_weight, m.s2_bias);
       }
     }
   }
@@ -81,15 +83,7 @@ void s4(const Model& m, const float* in, float* out) {
         const int corner = 2 * y * kC3Side + 2 * x;
         const float window[4] = {in[corner * kC3Maps + o], in[(corner + 1) * kC3Maps + o],
                                  in[(corner + kC3Side) * kC3Maps + o], in[(corner + kC3Side + 1) * kC3Maps + o]};
-        float value;
-        if (m.classic) {
-          float sum = 0;
-          for (float a : window) sum += squash(m, a + m.c3_bias[o]);
-          value = squash(m, sum * m.s4_weight[o] + m.s4_bias[o]);
-        } else {
-          value = std::max(0.0f, *std::max_element(window, window + 4) + m.c3_bias[o]);
-        }
-        out[(y * kS4Side + x) * kC3Maps + o] = value;
+        out[(y * kS4Side + x) * kC3Maps + o] = subsample(m, window, m.c3_bias[o], o, m.s4_weight, m.s4_bias);
       }
     }
   }
