@@ -110,10 +110,15 @@ torch::Tensor FlatAdamW::gradient_buffer() const {
   return flat_gradients_;
 }
 
+torch::Tensor FlatAdamW::gradient_view(size_t i) const {
+  TORCH_CHECK(flat_, "FlatAdamW::gradient_view: the parameters are not in one flat buffer");
+  return view_of(flat_gradients_, param_groups_.front().params().at(i), offsets_.at(i));
+}
+
 void FlatAdamW::adopt_gradient_buffer() {
   TORCH_CHECK(flat_, "FlatAdamW::adopt_gradient_buffer: the parameters are not in one flat buffer");
   auto& group = param_groups_.front().params();
-  for (size_t i = 0; i < group.size(); ++i) group[i].mutable_grad() = view_of(flat_gradients_, group[i], offsets_[i]);
+  for (size_t i = 0; i < group.size(); ++i) group[i].mutable_grad() = gradient_view(i);
 }
 
 void FlatAdamW::check_parameters_use_flat_buffer() const {

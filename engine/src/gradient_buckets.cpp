@@ -12,10 +12,7 @@ GradientBuckets::GradientBuckets(Collective& group, FlatAdamW& optimizer, int64_
   parameters_ = optimizer.param_groups().front().params();
   buffer_ = optimizer.gradient_buffer();
   const auto& offsets = optimizer.offsets();
-  for (size_t i = 0; i < parameters_.size(); ++i) {
-    const auto& p = parameters_[i];
-    views_.push_back(buffer_.as_strided(p.sizes(), p.strides(), offsets[i]));
-  }
+  for (size_t i = 0; i < parameters_.size(); ++i) views_.push_back(optimizer.gradient_view(i));
   // Backward produces the last layer's gradients first: buckets are filled from the last parameter down, so that
   // each covers a contiguous range of the buffer.
   bucket_of_.resize(parameters_.size());

@@ -32,10 +32,11 @@ class FlatAdamW : public torch::optim::AdamW {
 
   bool is_flat() const { return flat_; }
   // For those who fill the flat gradient buffer themselves (data-parallel training all-reduces it there): the buffer,
-  // where each parameter's gradient starts in it, and, once it is filled, making each parameter's gradient its
-  // view of the buffer as it stands. Only when is_flat().
+  // where parameter i's gradient starts in it and its view there (the parameter's shape and strides), and, once it
+  // is filled, making each parameter's gradient its view of the buffer as it stands. Only when is_flat().
   torch::Tensor gradient_buffer() const;
   const std::vector<int64_t>& offsets() const { return offsets_; }
+  torch::Tensor gradient_view(size_t i) const;
   void adopt_gradient_buffer();
 
  private:
