@@ -1,12 +1,17 @@
 // The AVX2/FMA kernels (this file is compiled with -mavx2 -mfma; plan.cpp calls it only on CPUs with both).
-// Register blocking: C1 keeps 2 row vectors x 6 maps of sums in registers, C3 5 pixels x 16 maps, the dense
-// layers up to 4 images x 24 units (a lone image: all of a layer's units in one pass over its weights); pooling
-// and activations run on the sums before they leave the cache.
-// Nothing here may use an inline function shared with other files (see kernels.h).
+// Register blocking: C1 keeps 2 row vectors x 6 maps of sums in registers, the dense layers up to 4 images x 24
+// units (a lone image: all of a layer's units in one pass over its weights); C3 is Winograd's F(2x2, 5x5)
+// (kernels.h), 6 maps of S2 in each vector's lanes, one row of S4's windows at a time so that its transforms
+// stay in L1. Pooling and activations run on the sums before they leave the cache.
+// Nothing here may use an inline function shared with other files (see kernels.h). The register-blocked
+// kernels are never inlined: tests/check_register_blocking.py reads their machine code by name.
 #include "kernels.h"
 
 #if defined(LENET5_NATIVE_X86)
 #include <immintrin.h>
+
+#include <cstddef>
+#include <utility>
 
 namespace lenet5::native::detail {
 namespace {
@@ -62,26 +67,32 @@ __m128 pairs_of(__m256 v, bool sum) {
   return _mm_shuffle_ps(_mm256_castps256_ps128(both), _mm256_extractf128_ps(both, 1), _MM_SHUFFLE(1, 0, 1, 0));
 }
 
-// One map's 2x8 C1 sums (rows `top` and `bottom`, no bias yet) pooled by S2 into 4 outputs, activation included.
-__m128 s2_of(const Model& m, int c, __m256 top, __m256 bottom) {
-  const __m256 bias = _mm256_set1_ps(m.c1_bias[c]);
-  if (!m.classic)
-    return _mm_max_ps(_mm_add_ps(pairs_of(_mm256_max_ps(top, bottom), false), _mm256_castps256_ps128(bias)),
-                      _mm_setzero_ps());
-  const __m256 sum = _mm256_add_ps(squash(m, _mm256_add_ps(top, bias)), squash(m, _mm256_add_ps(bottom, bias)));
+// The classic S2 of one map's 2x8 C1 sums plus its bias: out of line, so that the tile's sums need not leave
+// their registers for the calls in squash on the modern path.
+__attribute__((noinline)) __m128 s2_classic(const Model& m, int c, __m256 top, __m256 bottom) {
+  const __m256 sum = _mm256_add_ps(squash(m, top), squash(m, bottom));
   const __m256 pooled = _mm256_zextps128_ps256(pairs_of(sum, true));
   return _mm256_castps256_ps128(
       squash(m, _mm256_fmadd_ps(pooled, _mm256_set1_ps(m.s2_weight[c]), _mm256_set1_ps(m.s2_bias[c]))));
 }
 
+// One map's 2x8 C1 sums (rows `top` and `bottom`, no bias yet) pooled by S2 into 4 outputs, activation included.
+__attribute__((always_inline)) inline __m128 s2_of(const Model& m, int c, __m256 top, __m256 bottom) {
+  const __m256 bias = _mm256_set1_ps(m.c1_bias[c]);
+  if (m.classic) return s2_classic(m, c, _mm256_add_ps(top, bias), _mm256_add_ps(bottom, bias));
+  return _mm_max_ps(_mm_add_ps(pairs_of(_mm256_max_ps(top, bottom), false), _mm256_castps256_ps128(bias)),
+                    _mm_setzero_ps());
+}
+
 // One C1 tile of 2 rows x 8 values for all 6 maps (12 named sums in registers: arrays of them end up on the
-// stack), pooled by S2 into 4 values per map: load(offset) gives the tile's 8 inputs at a field offset from its
-// top-left tap; store(map, pooled) takes the 4 outputs.
+// stack), pooled by S2 into 4 pixels: load(offset) gives the tile's 8 inputs at a field offset from its top-left
+// tap; store(i, pixel) takes pooled pixel i (0-3) with its 6 maps in kS2Lanes lanes.
 template <class Load, class Store>
 __attribute__((always_inline)) inline void c1_s2_tile(const Model& m, const Load& load, const Store& store) {
   __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0,
          a5 = a0, b5 = a0;
   for (int ky = 0; ky < 5; ++ky) {
+#pragma GCC unroll 1  // unrolled, GCC kept 2 of the 12 sums on the stack: a store and a load in their chains
     for (int kx = 0; kx < 5; ++kx) {
       const __m256 top = load(ky * kField + kx), bottom = load((ky + 1) * kField + kx);
       const float* w = m.c1_weight + (ky * 5 + kx) * kC1Lanes;
@@ -94,14 +105,20 @@ __attribute__((always_inline)) inline void c1_s2_tile(const Model& m, const Load
       a5 = _mm256_fmadd_ps(top, wc, a5), b5 = _mm256_fmadd_ps(bottom, wc, b5);
     }
   }
-  store(0, s2_of(m, 0, a0, b0)), store(1, s2_of(m, 1, a1, b1)), store(2, s2_of(m, 2, a2, b2));
-  store(3, s2_of(m, 3, a3, b3)), store(4, s2_of(m, 4, a4, b4)), store(5, s2_of(m, 5, a5, b5));
+  __m128 p0 = s2_of(m, 0, a0, b0), p1 = s2_of(m, 1, a1, b1), p2 = s2_of(m, 2, a2, b2), p3 = s2_of(m, 3, a3, b3);
+  __m128 p4 = s2_of(m, 4, a4, b4), p5 = s2_of(m, 5, a5, b5), zero = _mm_setzero_ps(), zero2 = zero;
+  _MM_TRANSPOSE4_PS(p0, p1, p2, p3);  // now one S2 pixel each: maps 0-3, then 4-5 and zeros
+  _MM_TRANSPOSE4_PS(p4, p5, zero, zero2);
+  store(0, _mm256_insertf128_ps(_mm256_castps128_ps256(p0), p4, 1));
+  store(1, _mm256_insertf128_ps(_mm256_castps128_ps256(p1), p5, 1));
+  store(2, _mm256_insertf128_ps(_mm256_castps128_ps256(p2), zero, 1));
+  store(3, _mm256_insertf128_ps(_mm256_castps128_ps256(p3), zero2, 1));
 }
 
-// C1 and S2 in one pass, [6][14][14]. Columns 0-23 of each pair of C1 rows in tiles of 8; the last 4 columns
+// C1 and S2 in one pass, [14][14][kS2Lanes]. Columns 0-23 of each pair of C1 rows in tiles of 8; the last 4 columns
 // (24-27) of two pairs of rows share a tile (one pair in each 128-bit half), where a tile of 8 columns would
 // compute 4 past the image.
-void c1_s2(const Model& m, const float* field, float* out) {
+__attribute__((noinline)) void c1_s2(const Model& m, const float* field, float* out) {
   constexpr int kEdge = 24, kPairStride = 2 * kField;  // the edge columns; from one pair of C1 rows to the next
   static_assert(kEdge + 4 == kC1Side && kS2Side % 2 == 0, "C1's rows end in one half-tile; S2's rows pair up");
   for (int y = 0; y < kS2Side; ++y) {
@@ -109,7 +126,7 @@ void c1_s2(const Model& m, const float* field, float* out) {
       const float* corner = field + y * kPairStride + x;
       c1_s2_tile(
           m, [&](int offset) { return _mm256_loadu_ps(corner + offset); },
-          [&](int c, __m128 pooled) { _mm_storeu_ps(out + c * kS2Plane + y * kS2Side + x / 2, pooled); });
+          [&](int i, __m256 pixel) { _mm256_store_ps(out + (y * kS2Side + x / 2 + i) * kS2Lanes, pixel); });
     }
   }
   for (int y = 0; y < kS2Side; y += 2) {  // S2 rows y and y + 1, columns 12-13
@@ -120,87 +137,132 @@ void c1_s2(const Model& m, const float* field, float* out) {
           const __m128 first = _mm_loadu_ps(corner + offset), second = _mm_loadu_ps(corner + offset + kPairStride);
           return _mm256_insertf128_ps(_mm256_castps128_ps256(first), second, 1);
         },
-        [&](int c, __m128 pooled) {
-          float* o = out + c * kS2Plane + y * kS2Side + kEdge / 2;
-          _mm_storel_pi(reinterpret_cast<__m64*>(o), pooled);
-          _mm_storeh_pi(reinterpret_cast<__m64*>(o + kS2Side), pooled);
+        [&](int i, __m256 pixel) {  // pixels 0 and 1 on S2 row y, 2 and 3 below them
+          _mm256_store_ps(out + ((y + i / 2) * kS2Side + kEdge / 2 + i % 2) * kS2Lanes, pixel);
         });
   }
 }
 
-// C3 without its bias, [100 pixels][16 maps]: each tile is 5 pixels of a row x 16 maps (10 named sums in
-// registers), over the 150 inputs of a pixel (6 maps x 25 taps) at the offsets in `inputs`.
-void c3(const Model& m, const int* inputs, const float* in, float* out) {
-  for (int y = 0; y < kC3Side; ++y) {
-    for (int x = 0; x < kC3Side; x += 5) {
-      __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0;
-      const float* corner = in + y * kS2Side + x;
-      const float* w = m.c3_weight;
-      for (int k = 0; k < kC3Inputs; ++k, w += kC3Maps) {
-        const float* row = corner + inputs[k];
-        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-        __m256 v = _mm256_broadcast_ss(row);
-        a0 = _mm256_fmadd_ps(v, w0, a0), b0 = _mm256_fmadd_ps(v, w1, b0), v = _mm256_broadcast_ss(row + 1);
-        a1 = _mm256_fmadd_ps(v, w0, a1), b1 = _mm256_fmadd_ps(v, w1, b1), v = _mm256_broadcast_ss(row + 2);
-        a2 = _mm256_fmadd_ps(v, w0, a2), b2 = _mm256_fmadd_ps(v, w1, b2), v = _mm256_broadcast_ss(row + 3);
-        a3 = _mm256_fmadd_ps(v, w0, a3), b3 = _mm256_fmadd_ps(v, w1, b3), v = _mm256_broadcast_ss(row + 4);
-        a4 = _mm256_fmadd_ps(v, w0, a4), b4 = _mm256_fmadd_ps(v, w1, b4);
-      }
-      float* o = out + (y * kC3Side + x) * kC3Maps;
-      _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, b0), _mm256_storeu_ps(o + 16, a1);
-      _mm256_storeu_ps(o + 24, b1), _mm256_storeu_ps(o + 32, a2), _mm256_storeu_ps(o + 40, b2);
-      _mm256_storeu_ps(o + 48, a3), _mm256_storeu_ps(o + 56, b3), _mm256_storeu_ps(o + 64, a4);
-      _mm256_storeu_ps(o + 72, b4);
+// Winograd's input transform (kernels.h): t = Bt d for 6 values.
+__attribute__((always_inline)) inline void input_transform(const __m256 (&d)[6], __m256 (&t)[6]) {
+  const __m256 four = _mm256_set1_ps(4), five = _mm256_set1_ps(5);
+  const __m256 a = _mm256_fnmadd_ps(four, d[2], d[4]), b = _mm256_fnmadd_ps(four, d[1], d[3]);
+  const __m256 c = _mm256_sub_ps(d[4], d[2]), e = _mm256_add_ps(_mm256_sub_ps(d[3], d[1]), _mm256_sub_ps(d[3], d[1]));
+  t[0] = _mm256_fmadd_ps(four, d[0], _mm256_fnmadd_ps(five, d[2], d[4]));
+  t[1] = _mm256_add_ps(a, b), t[2] = _mm256_sub_ps(a, b);
+  t[3] = _mm256_add_ps(c, e), t[4] = _mm256_sub_ps(c, e);
+  t[5] = _mm256_fmadd_ps(four, d[1], _mm256_fnmadd_ps(five, d[3], d[5]));
+}
+
+// Winograd's output transform: (y0, y1) = At m for 6 values.
+__attribute__((always_inline)) inline void output_transform(const __m256 (&m)[6], __m256& y0, __m256& y1) {
+  const __m256 sum12 = _mm256_add_ps(m[1], m[2]), difference12 = _mm256_sub_ps(m[1], m[2]);
+  const __m256 sum34 = _mm256_add_ps(m[3], m[4]), difference34 = _mm256_sub_ps(m[3], m[4]);
+  y0 = _mm256_add_ps(_mm256_add_ps(m[0], sum12), sum34);
+  y1 = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(2), difference34, difference12), m[5]);
+}
+
+// Bt d B of the 5 tiles of row `row` of S4's windows, [36 points][5 blocks][8 lanes]: Bt down every column of
+// S2 first, then B along the rows that gives.
+void c3_transform_tiles(const float* s2, int row, float* tiles) {
+  alignas(32) float columns[kWinogradTile][kS2Side][kS2Lanes];
+  for (int x = 0; x < kS2Side; ++x) {
+    __m256 d[6], t[6];
+    for (int i = 0; i < 6; ++i) d[i] = _mm256_load_ps(s2 + ((2 * row + i) * kS2Side + x) * kS2Lanes);
+    input_transform(d, t);
+    for (int r = 0; r < 6; ++r) _mm256_store_ps(columns[r][x], t[r]);
+  }
+  for (int r = 0; r < 6; ++r) {
+    for (int block = 0; block < kC3Blocks; ++block) {
+      __m256 d[6], t[6];
+      for (int j = 0; j < 6; ++j) d[j] = _mm256_load_ps(columns[r][2 * block + j]);
+      input_transform(d, t);
+      for (int s = 0; s < 6; ++s) _mm256_store_ps(tiles + ((r * 6 + s) * kC3Blocks + block) * kS2Lanes, t[s]);
     }
   }
 }
 
-// S4 with C3's bias and activation: [5][5][16], pixel-major.
-void s4(const Model& m, const float* in, float* out) {
-  for (int y = 0; y < kS4Side; ++y) {
-    for (int x = 0; x < kS4Side; ++x) {
-      const int corner = 2 * y * kC3Side + 2 * x;
-      const int window[4] = {corner, corner + 1, corner + kC3Side, corner + kC3Side + 1};
-      for (int half = 0; half < kC3Maps; half += 8) {
-        const __m256 bias = _mm256_loadu_ps(m.c3_bias + half);
-        __m256 value;
-        if (m.classic) {
-          value = _mm256_setzero_ps();
-          for (int p : window)
-            value = _mm256_add_ps(value, squash(m, _mm256_add_ps(_mm256_loadu_ps(in + p * kC3Maps + half), bias)));
-          value =
-              squash(m, _mm256_fmadd_ps(value, _mm256_loadu_ps(m.s4_weight + half), _mm256_loadu_ps(m.s4_bias + half)));
-        } else {
-          value = _mm256_loadu_ps(in + window[0] * kC3Maps + half);
-          for (int q = 1; q < 4; ++q) value = _mm256_max_ps(value, _mm256_loadu_ps(in + window[q] * kC3Maps + half));
-          value = relu(_mm256_add_ps(value, bias));
-        }
-        _mm256_storeu_ps(out + (y * kS4Side + x) * kC3Maps + half, value);
+// The Winograd-domain products summed over S2's 6 maps, [36 points][5 blocks][16 maps]: one point's kernels
+// (6 maps x 16) stay in registers across the row's blocks.
+__attribute__((noinline)) void c3_products(const Model& m, const float* tiles, float* products) {
+  for (int point = 0; point < kWinogradPoints; ++point) {
+    const float* u = m.c3_winograd + point * kC1Maps * kC3Maps;
+    __m256 low[kC1Maps], high[kC1Maps];
+    for (int c = 0; c < kC1Maps; ++c) low[c] = _mm256_loadu_ps(u + c * kC3Maps), high[c] = _mm256_loadu_ps(u + c * kC3Maps + 8);
+    for (int block = 0; block < kC3Blocks; ++block) {
+      const float* v = tiles + (point * kC3Blocks + block) * kS2Lanes;
+      __m256 value = _mm256_broadcast_ss(v);
+      __m256 sum_low = _mm256_mul_ps(value, low[0]), sum_high = _mm256_mul_ps(value, high[0]);
+      for (int c = 1; c < kC1Maps; ++c) {
+        value = _mm256_broadcast_ss(v + c);
+        sum_low = _mm256_fmadd_ps(value, low[c], sum_low), sum_high = _mm256_fmadd_ps(value, high[c], sum_high);
       }
+      float* out = products + (point * kC3Blocks + block) * kC3Maps;
+      _mm256_store_ps(out, sum_low), _mm256_store_ps(out + 8, sum_high);
     }
   }
+}
+
+// One S4 window of 8 maps from C3's 2x2 block (without C3's bias), activation included.
+__m256 s4_window(const Model& m, const __m256 (&window)[4], int half) {
+  const __m256 bias = _mm256_loadu_ps(m.c3_bias + half);
+  if (!m.classic) {
+    const __m256 largest = _mm256_max_ps(_mm256_max_ps(window[0], window[1]), _mm256_max_ps(window[2], window[3]));
+    return relu(_mm256_add_ps(largest, bias));
+  }
+  __m256 sum = _mm256_setzero_ps();
+  for (const __m256& a : window) sum = _mm256_add_ps(sum, squash(m, _mm256_add_ps(a, bias)));
+  return squash(m, _mm256_fmadd_ps(sum, _mm256_loadu_ps(m.s4_weight + half), _mm256_loadu_ps(m.s4_bias + half)));
+}
+
+// At M A of each block of the row: C3's 2x2 outputs, pooled by S4 into its output [5][5][16], pixel-major.
+void c3_blocks_s4(const Model& m, const float* products, int row, float* out) {
+  for (int block = 0; block < kC3Blocks; ++block) {
+    for (int half = 0; half < kC3Maps; half += 8) {
+      __m256 top[6], bottom[6];  // At down each column s
+      for (int s = 0; s < 6; ++s) {
+        __m256 column[6];
+        for (int r = 0; r < 6; ++r) column[r] = _mm256_load_ps(products + ((r * 6 + s) * kC3Blocks + block) * kC3Maps + half);
+        output_transform(column, top[s], bottom[s]);
+      }
+      __m256 window[4];
+      output_transform(top, window[0], window[1]);
+      output_transform(bottom, window[2], window[3]);
+      _mm256_storeu_ps(out + (row * kS4Side + block) * kC3Maps + half, s4_window(m, window, half));
+    }
+  }
+}
+
+// Calls f(0), ..., f(N - 1) as straight-line code. The dense kernels' sums are arrays of registers; written as
+// loops, GCC may turn the loop that stores such an array out into a memcpy, which puts the array in memory:
+// C5 then stored its 15 sums to the stack on every input and took 1.5x as long.
+template <class F, size_t... I>
+__attribute__((always_inline)) inline void unrolled(const F& f, std::index_sequence<I...>) {
+  (f(static_cast<int>(I)), ...);
+}
+template <int N, class F>
+__attribute__((always_inline)) inline void unrolled(const F& f) {
+  unrolled(f, std::make_index_sequence<N>{});
 }
 
 // One tile of a dense layer: rows R x V vectors of units starting at unit j.
 template <int R, int V>
-void dense_tile(const float* in, int in_stride, int inputs, const float* w, int stride, const float* bias, int j,
+__attribute__((noinline)) void dense_tile(const float* in, int in_stride, int inputs, const float* w, int stride, const float* bias, int j,
                 float* out) {
   __m256 sum[R][V];
-  for (int v = 0; v < V; ++v) {
+  unrolled<V>([&](int v) {
     const __m256 b = _mm256_loadu_ps(bias + j + 8 * v);
-    for (int r = 0; r < R; ++r) sum[r][v] = b;
-  }
+    unrolled<R>([&](int r) { sum[r][v] = b; });
+  });
   for (int k = 0; k < inputs; ++k) {
     __m256 wk[V];
-    for (int v = 0; v < V; ++v) wk[v] = _mm256_loadu_ps(w + k * stride + j + 8 * v);
-    for (int r = 0; r < R; ++r) {
+    unrolled<V>([&](int v) { wk[v] = _mm256_loadu_ps(w + k * stride + j + 8 * v); });
+    unrolled<R>([&](int r) {
       const __m256 a = _mm256_broadcast_ss(in + r * in_stride + k);
-      for (int v = 0; v < V; ++v) sum[r][v] = _mm256_fmadd_ps(a, wk[v], sum[r][v]);
-    }
+      unrolled<V>([&](int v) { sum[r][v] = _mm256_fmadd_ps(a, wk[v], sum[r][v]); });
+    });
   }
-  for (int r = 0; r < R; ++r) {
-    for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + r * stride + j + 8 * v, sum[r][v]);
-  }
+  unrolled<R>([&](int r) { unrolled<V>([&](int v) { _mm256_storeu_ps(out + r * stride + j + 8 * v, sum[r][v]); }); });
 }
 
 // The last `left` (< V) vectors of units from unit j, as one tile.
@@ -223,14 +285,14 @@ void dense_rows(const float* in, int in_stride, int inputs, const float* w, int 
 // One image through a dense layer of V vectors of units in one pass over the weights: a lone image reads every
 // weight once, so the pass is a single stream from the cache that the prefetcher keeps ahead of.
 template <int V>
-void dense_row(const float* in, int inputs, const float* w, const float* bias, float* out) {
+__attribute__((noinline)) void dense_row(const float* in, int inputs, const float* w, const float* bias, float* out) {
   __m256 sum[V];
-  for (int v = 0; v < V; ++v) sum[v] = _mm256_loadu_ps(bias + 8 * v);
+  unrolled<V>([&](int v) { sum[v] = _mm256_loadu_ps(bias + 8 * v); });
   for (int k = 0; k < inputs; ++k, w += 8 * V) {
     const __m256 a = _mm256_broadcast_ss(in + k);
-    for (int v = 0; v < V; ++v) sum[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 8 * v), sum[v]);
+    unrolled<V>([&](int v) { sum[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(w + 8 * v), sum[v]); });
   }
-  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + 8 * v, sum[v]);
+  unrolled<V>([&](int v) { _mm256_storeu_ps(out + 8 * v, sum[v]); });
 }
 
 // out[0..stride) = bias + in w for one image, `stride` one of the layers' widths.
@@ -260,14 +322,16 @@ void dense(const Model& m, const float* in, int rows, int in_stride, int inputs,
 }  // namespace
 
 void forward_block_avx2(const Model& m, const float* images, int n, float* scores, float* scratch) {
-  int c3_inputs[kC3Inputs];  // where each of a C3 pixel's inputs lies in S2's output, from its corner
-  for (int k = 0; k < kC3Inputs; ++k) c3_inputs[k] = k / kTaps * kS2Plane + k % kTaps / 5 * kS2Side + k % 5;
   float* features = scratch + kScratchFeatures;
+  float *s2 = scratch + kScratchS2Pixels, *tiles = scratch + kScratchWinograd, *products = scratch + kScratchProducts;
   for (int i = 0; i < n; ++i) {
     fill_field(m, images + i * kImagePixels, scratch + kScratchField);
-    c1_s2(m, scratch + kScratchField, scratch + kScratchS2);
-    c3(m, c3_inputs, scratch + kScratchS2, scratch + kScratchC3);
-    s4(m, scratch + kScratchC3, features + i * kFeatures);
+    c1_s2(m, scratch + kScratchField, s2);
+    for (int row = 0; row < kS4Side; ++row) {
+      c3_transform_tiles(s2, row, tiles);
+      c3_products(m, tiles, products);
+      c3_blocks_s4(m, products, row, features + i * kFeatures);
+    }
   }
   float* c5 = scratch + kScratchC5;
   float* f6 = scratch + kScratchF6;

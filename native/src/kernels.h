@@ -20,6 +20,14 @@ static_assert(kC1Stride % 16 == 0 && kC1Side <= kC1Stride, "C1 runs in row tiles
 static_assert(kS2Side * 2 == kC1Side && kC3Side + 4 == kS2Side && kS4Side * 2 == kC3Side, "LeNet-5's shapes");
 static_assert(kC3Maps == 16 && kC5Units % 8 == 0 && kF6Padded % 8 == 0, "dense layers run in 8-wide vectors");
 
+// The AVX2 path computes C3 by Winograd's minimal filtering F(2x2, 5x5) (Lavin and Gray, 2016), on the points
+// 0, 1, -1, 2, -2 and infinity: each 2x2 block of C3's outputs comes from a 6x6 tile d of S2's output as
+// At [(G g Gt) * (Bt d B)] A, 36 products per pair of maps where the direct sum takes 100. Those blocks are
+// S4's windows. G g Gt is computed once, in plan.cpp; Bt and At are additions in forward_avx2.cpp.
+constexpr int kWinogradTile = 6, kWinogradPoints = kWinogradTile * kWinogradTile, kC3Blocks = kS4Side;
+constexpr int kS2Lanes = 8;  // the AVX2 path's S2 output, pixel-major: [14][14][8], the 6 maps then 2 zeros
+static_assert(kC3Blocks * 2 + kWinogradTile - 2 == kS2Side, "S2's rows hold 5 tiles of 6 that overlap by 4");
+
 // Scratch of one thread, in floats, each part at a multiple of 8.
 constexpr int kScratchField = 0;
 constexpr int kScratchC1 = kScratchField + kFieldFloats;
@@ -29,8 +37,13 @@ constexpr int kScratchFeatures = kScratchC3 + kC3Pixels * kC3Maps;
 constexpr int kScratchC5 = kScratchFeatures + kBlock * kFeatures;
 constexpr int kScratchF6 = kScratchC5 + kBlock * kC5Units;
 constexpr int kScratchOutput = kScratchF6 + kBlock * kF6Padded;
-constexpr int kScratchFloats = kScratchOutput + kBlock * kOutputPadded;
-static_assert(kScratchC3 % 8 == 0 && kScratchFeatures % 8 == 0 && kScratchFloats % 8 == 0, "aligned parts");
+constexpr int kScratchS2Pixels = kScratchOutput + kBlock * kOutputPadded;           // AVX2: [14][14][8]
+constexpr int kScratchWinograd = kScratchS2Pixels + kS2Side * kS2Side * kS2Lanes;  // [36][5 blocks][8]
+constexpr int kScratchProducts = kScratchWinograd + kWinogradPoints * kC3Blocks * kS2Lanes;  // [36][5][16]
+constexpr int kScratchFloats = kScratchProducts + kWinogradPoints * kC3Blocks * kC3Maps;
+static_assert(kScratchC3 % 8 == 0 && kScratchFeatures % 8 == 0 && kScratchS2Pixels % 8 == 0 &&
+                  kScratchFloats % 8 == 0,
+              "aligned parts");
 
 // The weights in the kernels' layouts (all padding zero).
 struct Model {
@@ -42,6 +55,7 @@ struct Model {
   const float* s2_bias;
   const float* c3_weight;  // [6 maps x 25 taps][16]
   const float* c3_bias;    // [16]
+  const float* c3_winograd;  // [36 points][6 maps of S2][16]: G g Gt of each pair of maps (see above)
   const float* s4_weight;  // classic [16]
   const float* s4_bias;
   const float* c5_weight;      // [400 features, pixel-major as S4's output][120]

@@ -83,12 +83,38 @@ size_t transposed(Packer& p, const std::vector<float>& w, size_t maps, size_t in
   return offset;
 }
 
+// C3's kernels in Winograd's domain (kernels.h): G g Gt of each pair of maps, in double before rounding.
+size_t winograd_kernels(Packer& p, const std::vector<float>& c3_weight) {
+  constexpr double G[kWinogradTile][5] = {{1 / 4., 0, 0, 0, 0},
+                                          {-1 / 6., -1 / 6., -1 / 6., -1 / 6., -1 / 6.},
+                                          {-1 / 6., 1 / 6., -1 / 6., 1 / 6., -1 / 6.},
+                                          {1 / 24., 1 / 12., 1 / 6., 1 / 3., 2 / 3.},
+                                          {1 / 24., -1 / 12., 1 / 6., -1 / 3., 2 / 3.},
+                                          {0, 0, 0, 0, 1}};
+  const size_t offset = p.add(kWinogradPoints * kC1Maps * kC3Maps);
+  for (int o = 0; o < kC3Maps; ++o) {
+    for (int c = 0; c < kC1Maps; ++c) {
+      const float* g = c3_weight.data() + (o * kC1Maps + c) * kTaps;
+      for (int point = 0; point < kWinogradPoints; ++point) {
+        const int r = point / kWinogradTile, s = point % kWinogradTile;
+        double sum = 0;
+        for (int i = 0; i < 5; ++i) {
+          for (int j = 0; j < 5; ++j) sum += G[r][i] * g[i * 5 + j] * G[s][j];
+        }
+        p.at(offset, (point * kC1Maps + c) * kC3Maps + o) = static_cast<float>(sum);
+      }
+    }
+  }
+  return offset;
+}
+
 std::shared_ptr<const Packed> pack(const Weights& w) {
   check_shapes(w);
   const bool classic = w.variant == Variant::kClassic;
   Packer p;
   const size_t c1_w = transposed(p, w.c1_weight, kC1Maps, kTaps, kC1Lanes), c1_b = p.copy(w.c1_bias);
   const size_t c3_w = transposed(p, w.c3_weight, kC3Maps, kC3Inputs, kC3Maps), c3_b = p.copy(w.c3_bias);
+  const size_t c3_winograd = winograd_kernels(p, w.c3_weight);
   // C5 reads S4's output pixel-major ([5][5][16]) where PyTorch flattens it map-major ([16][5][5]).
   const size_t c5_w = p.add(kFeatures * kC5Units);
   for (int o = 0; o < kC5Units; ++o) {
@@ -125,6 +151,7 @@ std::shared_ptr<const Packed> pack(const Weights& w) {
                         at(s2_b, classic),
                         at(c3_w),
                         at(c3_b),
+                        at(c3_winograd),
                         at(s4_w, classic),
                         at(s4_b, classic),
                         at(c5_w),
