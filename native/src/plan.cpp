@@ -1,6 +1,7 @@
 #include "lenet5/native/plan.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -212,6 +213,9 @@ bool all_finite(const float* pixels) {
 
 // Below this many images per thread, starting a thread costs more than it saves.
 constexpr int64_t kImagesPerThread = 128;
+// Threads take the batch in pieces of this many images, the next piece whenever one is done: on a shared
+// machine one core can run slower than the other, and equal shares would leave the faster one waiting.
+constexpr int64_t kImagesPerPiece = 4 * kBlock;
 
 }  // namespace
 
@@ -251,14 +255,15 @@ void NativePlan::forward_range(const float* images, int64_t n, float* scores) co
 void NativePlan::forward(const float* images, int64_t n, float* scores, int threads) const {
   const int64_t useful = std::max<int64_t>(1, std::min<int64_t>(threads, n / kImagesPerThread));
   if (useful == 1) return forward_range(images, n, scores);
-  // Equal shares in whole blocks; this thread takes the first.
-  const int64_t share = ((n + useful - 1) / useful + kBlock - 1) / kBlock * kBlock;
+  std::atomic<int64_t> next{0};
+  const auto take_pieces = [&] {
+    for (int64_t begin; (begin = next.fetch_add(kImagesPerPiece)) < n;) {
+      forward_range(images + begin * kImagePixels, std::min(kImagesPerPiece, n - begin), scores + begin * kClasses);
+    }
+  };
   std::vector<std::thread> helpers;
-  for (int64_t begin = share; begin < n; begin += share) {
-    const int64_t count = std::min(share, n - begin);
-    helpers.emplace_back([=] { forward_range(images + begin * kImagePixels, count, scores + begin * kClasses); });
-  }
-  forward_range(images, std::min(share, n), scores);
+  for (int64_t i = 1; i < useful; ++i) helpers.emplace_back(take_pieces);
+  take_pieces();
   for (auto& helper : helpers) helper.join();
 }
 
