@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-#include <thread>
 
 #include "kernels.h"
+#include "workers.h"
 
 namespace lenet5::native {
 namespace detail {
@@ -211,7 +211,7 @@ bool all_finite(const float* pixels) {
   return not_finite == 0;
 }
 
-// Below this many images per thread, starting a thread costs more than it saves.
+// Below this many images per thread, waking a worker costs more than it saves.
 constexpr int64_t kImagesPerThread = 128;
 // Threads take the batch in pieces of this many images, the next piece whenever one is done: on a shared
 // machine one core can run slower than the other, and equal shares would leave the faster one waiting.
@@ -261,10 +261,7 @@ void NativePlan::forward(const float* images, int64_t n, float* scores, int thre
       forward_range(images + begin * kImagePixels, std::min(kImagesPerPiece, n - begin), scores + begin * kClasses);
     }
   };
-  std::vector<std::thread> helpers;
-  for (int64_t i = 1; i < useful; ++i) helpers.emplace_back(take_pieces);
-  take_pieces();
-  for (auto& helper : helpers) helper.join();
+  Workers::shared().run(static_cast<int>(useful), take_pieces);
 }
 
 double measure_fma_peak_gflops(double seconds) {
