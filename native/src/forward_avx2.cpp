@@ -188,7 +188,8 @@ __attribute__((noinline)) void c3_products(const Model& m, const float* tiles, f
   for (int point = 0; point < kWinogradPoints; ++point) {
     const float* u = m.c3_winograd + point * kC1Maps * kC3Maps;
     __m256 low[kC1Maps], high[kC1Maps];
-    for (int c = 0; c < kC1Maps; ++c) low[c] = _mm256_loadu_ps(u + c * kC3Maps), high[c] = _mm256_loadu_ps(u + c * kC3Maps + 8);
+    for (int c = 0; c < kC1Maps; ++c)
+      low[c] = _mm256_loadu_ps(u + c * kC3Maps), high[c] = _mm256_loadu_ps(u + c * kC3Maps + 8);
     for (int block = 0; block < kC3Blocks; ++block) {
       const float* v = tiles + (point * kC3Blocks + block) * kS2Lanes;
       __m256 value = _mm256_broadcast_ss(v);
@@ -222,7 +223,8 @@ void c3_blocks_s4(const Model& m, const float* products, int row, float* out) {
       __m256 top[6], bottom[6];  // At down each column s
       for (int s = 0; s < 6; ++s) {
         __m256 column[6];
-        for (int r = 0; r < 6; ++r) column[r] = _mm256_load_ps(products + ((r * 6 + s) * kC3Blocks + block) * kC3Maps + half);
+        for (int r = 0; r < 6; ++r)
+          column[r] = _mm256_load_ps(products + ((r * 6 + s) * kC3Blocks + block) * kC3Maps + half);
         output_transform(column, top[s], bottom[s]);
       }
       __m256 window[4];
@@ -247,8 +249,8 @@ __attribute__((always_inline)) inline void unrolled(const F& f) {
 
 // One tile of a dense layer: rows R x V vectors of units starting at unit j.
 template <int R, int V>
-__attribute__((noinline)) void dense_tile(const float* in, int in_stride, int inputs, const float* w, int stride, const float* bias, int j,
-                float* out) {
+__attribute__((noinline)) void dense_tile(const float* in, int in_stride, int inputs, const float* w, int stride,
+                                          const float* bias, int j, float* out) {
   __m256 sum[R][V];
   unrolled<V>([&](int v) {
     const __m256 b = _mm256_loadu_ps(bias + j + 8 * v);

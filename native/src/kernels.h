@@ -37,12 +37,11 @@ constexpr int kScratchFeatures = kScratchC3 + kC3Pixels * kC3Maps;
 constexpr int kScratchC5 = kScratchFeatures + kBlock * kFeatures;
 constexpr int kScratchF6 = kScratchC5 + kBlock * kC5Units;
 constexpr int kScratchOutput = kScratchF6 + kBlock * kF6Padded;
-constexpr int kScratchS2Pixels = kScratchOutput + kBlock * kOutputPadded;           // AVX2: [14][14][8]
-constexpr int kScratchWinograd = kScratchS2Pixels + kS2Side * kS2Side * kS2Lanes;  // [36][5 blocks][8]
+constexpr int kScratchS2Pixels = kScratchOutput + kBlock * kOutputPadded;                    // AVX2: [14][14][8]
+constexpr int kScratchWinograd = kScratchS2Pixels + kS2Side * kS2Side * kS2Lanes;            // [36][5 blocks][8]
 constexpr int kScratchProducts = kScratchWinograd + kWinogradPoints * kC3Blocks * kS2Lanes;  // [36][5][16]
 constexpr int kScratchFloats = kScratchProducts + kWinogradPoints * kC3Blocks * kC3Maps;
-static_assert(kScratchC3 % 8 == 0 && kScratchFeatures % 8 == 0 && kScratchS2Pixels % 8 == 0 &&
-                  kScratchFloats % 8 == 0,
+static_assert(kScratchC3 % 8 == 0 && kScratchFeatures % 8 == 0 && kScratchS2Pixels % 8 == 0 && kScratchFloats % 8 == 0,
               "aligned parts");
 
 // The weights in the kernels' layouts (all padding zero).
@@ -53,10 +52,10 @@ struct Model {
   const float* c1_bias;    // [6]
   const float* s2_weight;  // classic [6]
   const float* s2_bias;
-  const float* c3_weight;  // [6 maps x 25 taps][16]
-  const float* c3_bias;    // [16]
+  const float* c3_weight;    // [6 maps x 25 taps][16]
+  const float* c3_bias;      // [16]
   const float* c3_winograd;  // [36 points][6 maps of S2][16]: G g Gt of each pair of maps (see above)
-  const float* s4_weight;  // classic [16]
+  const float* s4_weight;    // classic [16]
   const float* s4_bias;
   const float* c5_weight;      // [400 features, pixel-major as S4's output][120]
   const float* c5_bias;        // [120]
