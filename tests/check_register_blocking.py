@@ -5,7 +5,7 @@ stored C5's 15 sums out into a memcpy, which put the sums on the stack, read and
 took 1.5x as long). This reads the compiled object's machine code (objdump) and fails, naming the kernel, when
 an innermost loop of one reads or writes a vector register's worth of the stack.
 
-    check_register_blocking.py OBJECT...   (lenet5_native's objects: forward_avx2's is picked out)
+    check_register_blocking.py OBJECT...   (lenet5_native's objects: forward_avx2's and convolution_avx2's are read)
 
 Exit 77 (CTest's skip) without an x86-64 AVX2 object or without objdump.
 """
@@ -14,7 +14,10 @@ import shutil
 import subprocess
 import sys
 
-KERNELS = ("::c1_s2(", "::c3_products(", "::dense_tile<", "::dense_row<")
+KERNELS = {  # by object: the inference plan's kernels, and the training convolutions'
+    "forward_avx2": ("::c1_s2(", "::c3_products(", "::dense_tile<", "::dense_row<"),
+    "convolution_avx2": ("::conv_forward_tile<", "::conv_weight_gradient_group<"),
+}
 FUNCTION = re.compile(r"^[0-9a-f]+ <(.*)>:$")
 INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
 STACK_VECTOR = re.compile(r"%ymm\d+.*\(%r[sb]p\)|\(%r[sb]p\).*%ymm\d+")
@@ -46,23 +49,16 @@ def innermost_loops(code):
     return [[i for i in code if begin <= i[0] <= end] for begin, end in inner]
 
 
-def main(objects):
-    objects = [o for argument in objects for o in argument.split(";")]  # CMake may pass its list as one argument
-    avx2 = [o for o in objects if o.endswith("forward_avx2.cpp.o") or o.endswith("forward_avx2.cpp.obj")]
-    if not avx2 or shutil.which("objdump") is None:
-        print("skipped: no forward_avx2 object or no objdump")
-        return 77
-    disassembly = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", avx2[0]], check=True,
+def check(path, kernels):
+    """The number of kernels in the object at `path` that fail, each reported."""
+    disassembly = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", path], check=True,
                                  capture_output=True, text=True).stdout
     code = functions(disassembly)
-    if not any("vfmadd" in mnemonic for body in code.values() for _, mnemonic, _ in body):
-        print("skipped: the object holds no AVX2 kernels (not an x86-64 build)")
-        return 77
     failures = 0
-    for kernel in KERNELS:
+    for kernel in kernels:
         bodies = {name: body for name, body in code.items() if kernel in name}
         if not bodies:
-            print(f"FAIL {kernel.strip(':(<')}: not in {avx2[0]} (inlined or renamed? it must stay a function)")
+            print(f"FAIL {kernel.strip(':(<')}: not in {path} (inlined or renamed? it must stay a function)")
             failures += 1
         for name, body in bodies.items():
             loops = innermost_loops(body)
@@ -78,6 +74,20 @@ def main(objects):
             else:
                 fmas = sum("vfmadd" in m for loop in loops for _, m, _ in loop)
                 print(f"ok   {short}: {len(loops)} innermost loop(s), {fmas} FMAs, no vector on the stack")
+    return failures
+
+
+def main(arguments):
+    objects = [o for argument in arguments for o in argument.split(";")]  # CMake may pass its list as one argument
+    found = {stem: [o for o in objects if re.search(rf"/{stem}\.cpp\.o(bj)?$", o)] for stem in KERNELS}
+    if not all(found.values()) or shutil.which("objdump") is None:
+        print("skipped: an AVX2 kernel object or objdump is missing")
+        return 77
+    with open(found["forward_avx2"][0], "rb") as probe:
+        if b"fma" not in subprocess.run(["objdump", "-d", found["forward_avx2"][0]], capture_output=True).stdout[:10**7]:
+            print("skipped: the objects hold no AVX2 kernels (not an x86-64 build)")
+            return 77
+    failures = sum(check(found[stem][0], kernels) for stem, kernels in KERNELS.items())
     return 1 if failures else 0
 
 

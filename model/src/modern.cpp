@@ -1,5 +1,6 @@
 #include "lenet5/model/modern.h"
 
+#include "lenet5/model/conv5x5.h"
 #include "registration.h"
 
 namespace lenet5::model {
@@ -37,9 +38,10 @@ torch::Tensor LeNet5ModernImpl::preprocess(const torch::Tensor& images) const {
 torch::Tensor LeNet5ModernImpl::forward(const torch::Tensor& images) {
   // The same function as forward_layers, arranged for speed: pooling before ReLU (they commute, and ReLU then
   // runs on a quarter of the values, gradients included) and C5 as one matrix product.
+  // C1 and C3 through conv5x5 (lenet5::native's kernels on one CPU thread, torch::conv2d elsewhere).
   auto x = preprocess(images);
-  x = torch::relu(S2->forward(C1->forward(x)));
-  x = torch::relu(S4->forward(C3->forward(x)));
+  x = torch::relu(S2->forward(conv5x5(x, C1->weight, C1->bias, /*padding=*/2)));
+  x = torch::relu(S4->forward(conv5x5(x, C3->weight, C3->bias)));
   x = torch::relu(full_field_convolution(C5, x).flatten(1));
   x = torch::relu(F6->forward(x));
   return output->forward(x);
