@@ -34,7 +34,8 @@ void expect_same_as_conv2d(const torch::Tensor& x, const torch::Tensor& weight, 
   ASSERT_TRUE(conv5x5_has_fast_path(x, weight, bias)) << what;
   const auto reference = torch::conv2d(x, weight, bias, 1, padding);
   const auto grad_out = torch::randn(reference.sizes());
-  const auto expected = run(x, weight, bias, grad_out, [&](auto a, auto b, auto c) { return torch::conv2d(a, b, c, 1, padding); });
+  const auto expected =
+      run(x, weight, bias, grad_out, [&](auto a, auto b, auto c) { return torch::conv2d(a, b, c, 1, padding); });
   const auto actual = run(x, weight, bias, grad_out, [&](auto a, auto b, auto c) { return conv5x5(a, b, c, padding); });
   expect_close(actual.out, expected.out, what + ": output");
   expect_close(actual.grad_x, expected.grad_x, what + ": input gradient");

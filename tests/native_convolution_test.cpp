@@ -26,13 +26,16 @@ void expect_close(const std::vector<float>& actual, const std::vector<float>& ex
   ASSERT_EQ(actual.size(), expected.size()) << what;
   float scale = 1;
   for (float e : expected) scale = std::max(scale, std::abs(e));
-  for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], 1e-5f * scale) << what << " [" << i << "]";
+  for (size_t i = 0; i < actual.size(); ++i)
+    ASSERT_NEAR(actual[i], expected[i], 1e-5f * scale) << what << " [" << i << "]";
 }
 
 struct Case {
   Conv5x5Shape shape;
   std::vector<float> in, weight, bias, grad_out;
-  size_t outputs() const { return static_cast<size_t>(shape.batch * shape.out_height() * shape.out_width() * shape.out_channels); }
+  size_t outputs() const {
+    return static_cast<size_t>(shape.batch * shape.out_height() * shape.out_width() * shape.out_channels);
+  }
 };
 
 Case random_case(Conv5x5Shape shape, unsigned seed) {
@@ -70,7 +73,8 @@ TEST(NativeConvolution, ThePortableInputGradientIsTheSumOverTheOutputsEachInputF
             for (int64_t ky = 0; ky < 5; ++ky)
               for (int64_t kx = 0; kx < 5; ++kx)
                 for (int64_t ch = 0; ch < shape.in_channels; ++ch)
-                  expected[static_cast<size_t>(((n * shape.height + y + ky) * shape.width + x + kx) * shape.in_channels + ch)] +=
+                  expected[static_cast<size_t>(
+                      ((n * shape.height + y + ky) * shape.width + x + kx) * shape.in_channels + ch)] +=
                       grad_at(c, n, y, x, o) * weight_at(c, o, ky, kx, ch);
     std::vector<float> actual(c.in.size(), std::nanf(""));
     lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), actual.data(), Isa::kScalar);
@@ -91,13 +95,15 @@ TEST(NativeConvolution, ThePortableForwardAndWeightGradientFollowTheirDefinition
       double sum = c.bias[9];
       for (int64_t ky = 0; ky < 5; ++ky)
         for (int64_t kx = 0; kx < 5; ++kx)
-          for (int64_t ch = 0; ch < s.in_channels; ++ch) sum += input_at(c, 0, y + ky, x + kx, ch) * weight_at(c, 9, ky, kx, ch);
+          for (int64_t ch = 0; ch < s.in_channels; ++ch)
+            sum += input_at(c, 0, y + ky, x + kx, ch) * weight_at(c, 9, ky, kx, ch);
       EXPECT_NEAR(out[static_cast<size_t>((y * s.out_width() + x) * s.out_channels + 9)], sum, 1e-5);
     }
   }
   double dw = 0, db = 0;
   for (int64_t y = 0; y < s.out_height(); ++y)
-    for (int64_t x = 0; x < s.out_width(); ++x) dw += grad_at(c, 0, y, x, 4) * input_at(c, 0, y + 4, x + 3, 2), db += grad_at(c, 0, y, x, 4);
+    for (int64_t x = 0; x < s.out_width(); ++x)
+      dw += grad_at(c, 0, y, x, 4) * input_at(c, 0, y + 4, x + 3, 2), db += grad_at(c, 0, y, x, 4);
   EXPECT_NEAR(grad_weight[static_cast<size_t>(((4 * 5 + 4) * 5 + 3) * s.in_channels + 2)], dw, 1e-5);
   EXPECT_NEAR(grad_bias[4], db, 1e-5);
 }
@@ -119,8 +125,8 @@ TEST(NativeConvolution, EveryInstructionSetGivesThePortableResults) {
     expect_close(actual_in, expected_in, "input gradient");
     std::vector<float> expected_w(c.weight.size()), actual_w(c.weight.size(), std::nanf(""));
     std::vector<float> expected_b(c.bias.size()), actual_b(c.bias.size(), std::nanf(""));
-    lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), expected_w.data(),
-                                            expected_b.data(), Isa::kScalar);
+    lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), expected_w.data(), expected_b.data(),
+                                            Isa::kScalar);
     lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), actual_w.data(), actual_b.data(),
                                             Isa::kAvx2);
     expect_close(actual_w, expected_w, "weight gradient");
@@ -130,7 +136,8 @@ TEST(NativeConvolution, EveryInstructionSetGivesThePortableResults) {
 
 TEST(NativeConvolution, RefusesShapesItHasNoKernelsFor) {
   std::vector<float> buffer(4096);
-  for (const Conv5x5Shape shape : {Conv5x5Shape{1, 4, 8, 1, 6}, Conv5x5Shape{1, 8, 8, 1, 17}, Conv5x5Shape{1, 8, 8, 17, 1}}) {
+  for (const Conv5x5Shape shape :
+       {Conv5x5Shape{1, 4, 8, 1, 6}, Conv5x5Shape{1, 8, 8, 1, 17}, Conv5x5Shape{1, 8, 8, 17, 1}}) {
     EXPECT_THROW(lenet5::native::conv5x5_forward(shape, buffer.data(), buffer.data(), nullptr, buffer.data()),
                  std::invalid_argument);
   }

@@ -58,8 +58,7 @@ bool conv5x5_has_fast_path(const torch::Tensor& x, const torch::Tensor& weight, 
          x.size(1) <= 16 && weight.size(0) <= 16 && bias.dim() == 1 && bias.size(0) == weight.size(0);
 }
 
-torch::Tensor conv5x5(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                      int64_t padding) {
+torch::Tensor conv5x5(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, int64_t padding) {
   if (!conv5x5_has_fast_path(x, weight, bias) || x.size(2) + 2 * padding < 5 || x.size(3) + 2 * padding < 5) {
     return torch::conv2d(x, weight, bias, /*stride=*/1, padding);
   }

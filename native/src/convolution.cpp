@@ -77,7 +77,8 @@ void weight_gradient_scalar(const Conv5x5Shape& s, const float* in, const float*
 void conv5x5_forward(const Conv5x5Shape& shape, const float* in, const float* weight, const float* bias, float* out,
                      Isa isa) {
   check(shape);
-  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2)) return detail::conv5x5_forward_avx2(dims(shape), in, weight, bias, out);
+  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2))
+    return detail::conv5x5_forward_avx2(dims(shape), in, weight, bias, out);
   forward_scalar(shape, in, weight, bias, out);
 }
 

@@ -99,11 +99,11 @@ void conv_forward_all(const ConvDims& d, const float* in, const float* packed, c
       const int ky_end = static_cast<int>(d.height - d.zero_rows - y < kSide ? d.height - d.zero_rows - y : kSide);
       int64_t x = 0;
       for (; x + P <= out_width; x += P) {
-        conv_forward_tile<V, P, C>(row + x * d.in_channels, d.width, d.in_channels, packed, bias, tail,
-                                   d.out_channels, ky_begin, ky_end, out_row + x * d.out_channels);
+        conv_forward_tile<V, P, C>(row + x * d.in_channels, d.width, d.in_channels, packed, bias, tail, d.out_channels,
+                                   ky_begin, ky_end, out_row + x * d.out_channels);
       }
-      conv_forward_rest<V, P - 1, C>(static_cast<int>(out_width - x), row + x * d.in_channels, d.width,
-                                     d.in_channels, packed, bias, tail, d.out_channels, ky_begin, ky_end,
+      conv_forward_rest<V, P - 1, C>(static_cast<int>(out_width - x), row + x * d.in_channels, d.width, d.in_channels,
+                                     packed, bias, tail, d.out_channels, ky_begin, ky_end,
                                      out_row + x * d.out_channels);
     }
   }
@@ -113,12 +113,18 @@ void conv_forward_all(const ConvDims& d, const float* in, const float* packed, c
 // position of one image and added to `sums` ([25 taps x I][8V]). A pair's input lies `pair` floats past the row
 // ky of its position's window (pairs count columns, then channels), so G consecutive pairs are G consecutive
 // floats. U positions at a time: with fewer than 10 sums, one position's FMAs would wait on the last one's.
-template <int V, int G, int U>
+// A vector of fewer than 8 output channels is loaded whole (the lanes past them, the next position's channels,
+// go to sums that are never read) except in the batch's last image (kMasked), whose last position ends the buffer.
+template <int V, int G, int U, bool kMasked>
 __attribute__((noinline)) void conv_weight_gradient_group(const ConvDims& d, const float* in, const float* grad_out,
                                                           int ky, int64_t first_pair, const __m256i (&tail)[2],
                                                           float* sums) {
+  const auto load = [](const float* from, __m256i mask) {
+    return kMasked ? _mm256_maskload_ps(from, mask) : _mm256_loadu_ps(from);
+  };
   __m256 sum[U][G][V];
-  unrolled<U>([&](int u) { unrolled<G>([&](int k) { unrolled<V>([&](int v) { sum[u][k][v] = _mm256_setzero_ps(); }); }); });
+  unrolled<U>(
+      [&](int u) { unrolled<G>([&](int k) { unrolled<V>([&](int v) { sum[u][k][v] = _mm256_setzero_ps(); }); }); });
   const int64_t out_height = d.height - 4, out_width = d.width - 4, stride = d.in_channels;
   for (int64_t y = 0; y < out_height; ++y) {
     const float* row = in + ((y + ky) * d.width) * stride + first_pair;
@@ -127,7 +133,7 @@ __attribute__((noinline)) void conv_weight_gradient_group(const ConvDims& d, con
     for (; x + U <= out_width; x += U, g += U * d.out_channels) {
       unrolled<U>([&](int u) {
         __m256 gv[V];
-        unrolled<V>([&](int v) { gv[v] = _mm256_maskload_ps(g + u * d.out_channels + 8 * v, tail[v]); });
+        unrolled<V>([&](int v) { gv[v] = load(g + u * d.out_channels + 8 * v, tail[v]); });
         const float* corner = row + (x + u) * stride;
         unrolled<G>([&](int k) {
           const __m256 a = _mm256_broadcast_ss(corner + k);
@@ -137,7 +143,7 @@ __attribute__((noinline)) void conv_weight_gradient_group(const ConvDims& d, con
     }
     for (; x < out_width; ++x, g += d.out_channels) {
       __m256 gv[V];
-      unrolled<V>([&](int v) { gv[v] = _mm256_maskload_ps(g + 8 * v, tail[v]); });
+      unrolled<V>([&](int v) { gv[v] = load(g + 8 * v, tail[v]); });
       const float* corner = row + x * stride;
       unrolled<G>([&](int k) {
         const __m256 a = _mm256_broadcast_ss(corner + k);
@@ -164,7 +170,12 @@ void conv_weight_gradient_all(const ConvDims& d, const float* in, const float* g
   for (int64_t n = 0; n < d.batch; ++n) {
     for (int ky = 0; ky < kSide; ++ky) {
       for (int64_t pair = 0; pair < pairs; pair += G) {
-        conv_weight_gradient_group<V, G, U>(d, in + n * image, grad_out + n * grad_image, ky, pair, tail, sums);
+        if (n + 1 == d.batch && d.out_channels % 8 != 0) {
+          conv_weight_gradient_group<V, G, U, true>(d, in + n * image, grad_out + n * grad_image, ky, pair, tail, sums);
+        } else {
+          conv_weight_gradient_group<V, G, U, false>(d, in + n * image, grad_out + n * grad_image, ky, pair, tail,
+                                                     sums);
+        }
       }
     }
   }
@@ -215,7 +226,8 @@ void conv5x5_forward_avx2(const ConvDims& d, const float* in, const float* weigh
   const int vectors = d.out_channels > 8 ? 2 : 1, lanes = 8 * vectors;
   alignas(32) float packed[kSide * kSide * kMaxChannels * kMaxChannels] = {};  // [25 taps][I][lanes]
   for (int64_t o = 0; o < d.out_channels; ++o) {
-    for (int64_t k = 0; k < kSide * kSide * d.in_channels; ++k) packed[k * lanes + o] = weight[o * kSide * kSide * d.in_channels + k];
+    for (int64_t k = 0; k < kSide * kSide * d.in_channels; ++k)
+      packed[k * lanes + o] = weight[o * kSide * kSide * d.in_channels + k];
   }
   alignas(32) float bias_lanes[2 * 8] = {};
   for (int64_t o = 0; o < d.out_channels; ++o) bias_lanes[o] = bias != nullptr ? bias[o] : 0.0f;
@@ -243,15 +255,21 @@ void conv5x5_weight_gradient_avx2(const ConvDims& d, const float* in, const floa
   for (int64_t o = 0; o < d.out_channels; ++o) {
     for (int64_t k = 0; k < taps; ++k) grad_weight[o * taps + k] = sums[k * lanes + o];
   }
-  __m256 bias[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  // The bias's gradient: the output gradients summed per channel, in 4 interleaved sums per vector.
+  __m256 bias[4][2] = {};
   const int64_t positions = d.batch * (d.height - 4) * (d.width - 4);
   for (int64_t i = 0; i < positions; ++i) {
     for (int v = 0; v < vectors; ++v) {
-      bias[v] = _mm256_add_ps(bias[v], _mm256_maskload_ps(grad_out + i * d.out_channels + 8 * v, tail[v]));
+      const float* g = grad_out + i * d.out_channels + 8 * v;
+      const __m256 value = i + 1 < positions ? _mm256_loadu_ps(g) : _mm256_maskload_ps(g, tail[v]);
+      bias[i % 4][v] = _mm256_add_ps(bias[i % 4][v], value);
     }
   }
   alignas(32) float bias_lanes[16];
-  _mm256_store_ps(bias_lanes, bias[0]), _mm256_store_ps(bias_lanes + 8, bias[1]);
+  for (int v = 0; v < 2; ++v) {
+    _mm256_store_ps(bias_lanes + 8 * v,
+                    _mm256_add_ps(_mm256_add_ps(bias[0][v], bias[1][v]), _mm256_add_ps(bias[2][v], bias[3][v])));
+  }
   for (int64_t o = 0; o < d.out_channels; ++o) grad_bias[o] = bias_lanes[o];
 }
 
