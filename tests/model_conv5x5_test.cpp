@@ -72,8 +72,13 @@ TEST(ModelConv5x5, LeavesWhatItHasNoKernelsForToConv2d) {
   const auto wide = torch::randn({2, 6, 14, 14}), many = torch::randn({32, 6, 5, 5}), many_bias = torch::randn({32});
   EXPECT_FALSE(conv5x5_has_fast_path(wide, many, many_bias));
   EXPECT_TRUE(torch::allclose(conv5x5(wide, many, many_bias), torch::conv2d(wide, many, many_bias), 1e-5, 1e-5));
+}
+
+TEST(ModelConv5x5, MatchesConv2dOnTwoThreads) {
+  torch::manual_seed(2);
   at::set_num_threads(2);
-  EXPECT_FALSE(conv5x5_has_fast_path(x, w, b));  // oneDNN spreads the batch over the threads
+  const auto maps = torch::randn({64, 6, 14, 14}).contiguous(torch::MemoryFormat::ChannelsLast);
+  expect_same_as_conv2d(maps, torch::randn({16, 6, 5, 5}) * 0.1, torch::randn({16}), 0, "C3 on 2 threads");
   at::set_num_threads(1);
 }
 

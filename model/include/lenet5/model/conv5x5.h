@@ -1,7 +1,7 @@
-// LeNet-5's 5x5 convolutions (stride 1) for training and inference on one CPU thread through lenet5::native's
-// kernels, as an autograd function: the result and gradients of torch::conv2d (to float rounding), computed
-// 1.5-3x faster than oneDNN's kernels for these small maps. Anything else (CUDA, another dtype or kernel size,
-// more than one intra-op thread, which oneDNN spreads a batch over) goes through torch::conv2d.
+// LeNet-5's 5x5 convolutions (stride 1) for training and inference on the CPU through lenet5::native's kernels
+// (the batch split over ATen's intra-op thread count), as an autograd function: the result and gradients of
+// torch::conv2d (to float rounding), computed faster than oneDNN's kernels for these small maps. Anything else
+// (CUDA, another dtype or kernel size, more than 16 channels) goes through torch::conv2d.
 #pragma once
 
 #include <torch/torch.h>
