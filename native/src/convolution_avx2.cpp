@@ -261,7 +261,8 @@ void conv5x5_weight_gradient_avx2(const ConvDims& d, const float* in, const floa
   for (int64_t i = 0; i < positions; ++i) {
     for (int v = 0; v < vectors; ++v) {
       const float* g = grad_out + i * d.out_channels + 8 * v;
-      const __m256 value = i + 1 < positions ? _mm256_loadu_ps(g) : _mm256_maskload_ps(g, tail[v]);
+      const bool inside = i * d.out_channels + 8 * (v + 1) <= positions * d.out_channels;  // 8 floats in the buffer
+      const __m256 value = inside ? _mm256_loadu_ps(g) : _mm256_maskload_ps(g, tail[v]);
       bias[i % 4][v] = _mm256_add_ps(bias[i % 4][v], value);
     }
   }
