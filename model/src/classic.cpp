@@ -1,6 +1,7 @@
 #include "lenet5/model/classic.h"
 
 #include "lenet5/model/loss.h"
+#include "lenet5/model/conv5x5.h"
 #include "registration.h"
 
 namespace lenet5::model {
@@ -53,7 +54,8 @@ torch::Tensor LeNet5ClassicImpl::preprocess(const torch::Tensor& images) const {
 }
 
 torch::Tensor LeNet5ClassicImpl::forward(const torch::Tensor& images) {
-  auto x = scaled_tanh(C1->forward(preprocess(images)));
+  // C1 through conv5x5 (lenet5::native's kernels on the CPU, torch::conv2d elsewhere); C3 uses it itself.
+  auto x = scaled_tanh(conv5x5(preprocess(images), C1->weight, C1->bias));
   x = scaled_tanh(S2->forward(x));
   x = scaled_tanh(C3->forward(x));
   x = scaled_tanh(S4->forward(x));

@@ -1,5 +1,7 @@
 #include "lenet5/model/paper_layers.h"
 
+#include "lenet5/model/conv5x5.h"
+
 #include "registration.h"
 
 namespace lenet5::model {
@@ -110,7 +112,7 @@ torch::Tensor SparseConv2dImpl::connection_mask() const {
 
 torch::Tensor SparseConv2dImpl::forward(const torch::Tensor& x) {
   const auto format = channels_last_ ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
-  return torch::conv2d(x, dense_weight().contiguous(format), bias);
+  return conv5x5(x, dense_weight().contiguous(format), bias);  // torch::conv2d where it has no kernels
 }
 
 void SparseConv2dImpl::pretty_print(std::ostream& stream) const {
