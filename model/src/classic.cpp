@@ -1,7 +1,7 @@
 #include "lenet5/model/classic.h"
 
-#include "lenet5/model/loss.h"
 #include "lenet5/model/conv5x5.h"
+#include "lenet5/model/loss.h"
 #include "registration.h"
 
 namespace lenet5::model {
