@@ -74,11 +74,20 @@ TEST(ModelConv5x5, LeavesWhatItHasNoKernelsForToConv2d) {
   EXPECT_TRUE(torch::allclose(conv5x5(wide, many, many_bias), torch::conv2d(wide, many, many_bias), 1e-5, 1e-5));
 }
 
-TEST(ModelConv5x5, MatchesConv2dOnTwoThreads) {
+TEST(ModelConv5x5, MatchesConv2dOnTwoThreadsTheSameEveryRun) {
   torch::manual_seed(2);
   at::set_num_threads(2);
   const auto maps = torch::randn({64, 6, 14, 14}).contiguous(torch::MemoryFormat::ChannelsLast);
-  expect_same_as_conv2d(maps, torch::randn({16, 6, 5, 5}) * 0.1, torch::randn({16}), 0, "C3 on 2 threads");
+  const auto weight = torch::randn({16, 6, 5, 5}) * 0.1, bias = torch::randn({16});
+  expect_same_as_conv2d(maps, weight, bias, 0, "C3 on 2 threads");
+  // The batch's shares are fixed, so their weight-gradient sums add up the same way whichever thread ran them.
+  const auto grad_out = torch::randn({64, 16, 10, 10});
+  const auto first = run(maps, weight, bias, grad_out, [](auto a, auto b, auto c) { return conv5x5(a, b, c); });
+  for (int i = 0; i < 5; ++i) {
+    const auto again = run(maps, weight, bias, grad_out, [](auto a, auto b, auto c) { return conv5x5(a, b, c); });
+    EXPECT_TRUE(torch::equal(again.grad_weight, first.grad_weight)) << "run " << i;
+    EXPECT_TRUE(torch::equal(again.grad_bias, first.grad_bias)) << "run " << i;
+  }
   at::set_num_threads(1);
 }
 

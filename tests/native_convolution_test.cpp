@@ -77,7 +77,7 @@ TEST(NativeConvolution, ThePortableInputGradientIsTheSumOverTheOutputsEachInputF
                       ((n * shape.height + y + ky) * shape.width + x + kx) * shape.in_channels + ch)] +=
                       grad_at(c, n, y, x, o) * weight_at(c, o, ky, kx, ch);
     std::vector<float> actual(c.in.size(), std::nanf(""));
-    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), actual.data(), 1, Isa::kScalar);
+    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), actual.data(), Isa::kScalar);
     expect_close(actual, expected, "input gradient");
   }
 }
@@ -86,8 +86,8 @@ TEST(NativeConvolution, ThePortableForwardAndWeightGradientFollowTheirDefinition
   const Case c = random_case(kShapes[2], 2);
   const auto& s = c.shape;
   std::vector<float> out(c.outputs()), grad_weight(c.weight.size()), grad_bias(c.bias.size());
-  lenet5::native::conv5x5_forward(s, c.in.data(), c.weight.data(), c.bias.data(), out.data(), 1, Isa::kScalar);
-  lenet5::native::conv5x5_weight_gradient(s, c.in.data(), c.grad_out.data(), grad_weight.data(), grad_bias.data(), 1,
+  lenet5::native::conv5x5_forward(s, c.in.data(), c.weight.data(), c.bias.data(), out.data(), Isa::kScalar);
+  lenet5::native::conv5x5_weight_gradient(s, c.in.data(), c.grad_out.data(), grad_weight.data(), grad_bias.data(),
                                           Isa::kScalar);
   // Spot checks at the corners of the output and of the kernel.
   for (int64_t y : {int64_t{0}, s.out_height() - 1}) {
@@ -115,47 +115,22 @@ TEST(NativeConvolution, EveryInstructionSetGivesThePortableResults) {
     for (bool with_bias : {true, false}) {
       std::vector<float> expected(c.outputs()), actual(c.outputs(), std::nanf(""));
       const float* bias = with_bias ? c.bias.data() : nullptr;
-      lenet5::native::conv5x5_forward(shape, c.in.data(), c.weight.data(), bias, expected.data(), 1, Isa::kScalar);
-      lenet5::native::conv5x5_forward(shape, c.in.data(), c.weight.data(), bias, actual.data(), 1, Isa::kAvx2);
+      lenet5::native::conv5x5_forward(shape, c.in.data(), c.weight.data(), bias, expected.data(), Isa::kScalar);
+      lenet5::native::conv5x5_forward(shape, c.in.data(), c.weight.data(), bias, actual.data(), Isa::kAvx2);
       expect_close(actual, expected, "forward");
     }
     std::vector<float> expected_in(c.in.size()), actual_in(c.in.size(), std::nanf(""));
-    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), expected_in.data(), 1,
-                                           Isa::kScalar);
-    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), actual_in.data(), 1, Isa::kAvx2);
+    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), expected_in.data(), Isa::kScalar);
+    lenet5::native::conv5x5_input_gradient(shape, c.grad_out.data(), c.weight.data(), actual_in.data(), Isa::kAvx2);
     expect_close(actual_in, expected_in, "input gradient");
     std::vector<float> expected_w(c.weight.size()), actual_w(c.weight.size(), std::nanf(""));
     std::vector<float> expected_b(c.bias.size()), actual_b(c.bias.size(), std::nanf(""));
     lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), expected_w.data(), expected_b.data(),
-                                            1, Isa::kScalar);
-    lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), actual_w.data(), actual_b.data(), 1,
+                                            Isa::kScalar);
+    lenet5::native::conv5x5_weight_gradient(shape, c.in.data(), c.grad_out.data(), actual_w.data(), actual_b.data(),
                                             Isa::kAvx2);
     expect_close(actual_w, expected_w, "weight gradient");
     expect_close(actual_b, expected_b, "bias gradient");
-  }
-}
-
-TEST(NativeConvolution, ThreadsSplitTheBatchWithoutChangingTheResultFromRunToRun) {
-  const Case c = random_case({40, 14, 14, 6, 16}, 4);  // 5 shares of 8 images at most
-  const auto& s = c.shape;
-  std::vector<float> out1(c.outputs()), out3(c.outputs()), in1(c.in.size()), in3(c.in.size());
-  lenet5::native::conv5x5_forward(s, c.in.data(), c.weight.data(), c.bias.data(), out1.data(), 1);
-  lenet5::native::conv5x5_forward(s, c.in.data(), c.weight.data(), c.bias.data(), out3.data(), 3);
-  EXPECT_EQ(out1, out3) << "an image's outputs do not depend on the threads";
-  lenet5::native::conv5x5_input_gradient(s, c.grad_out.data(), c.weight.data(), in1.data(), 1);
-  lenet5::native::conv5x5_input_gradient(s, c.grad_out.data(), c.weight.data(), in3.data(), 3);
-  EXPECT_EQ(in1, in3);
-  std::vector<float> w1(c.weight.size()), b1(c.bias.size());
-  lenet5::native::conv5x5_weight_gradient(s, c.in.data(), c.grad_out.data(), w1.data(), b1.data(), 1);
-  std::vector<float> first_w, first_b;
-  for (int run = 0; run < 5; ++run) {
-    std::vector<float> w3(c.weight.size()), b3(c.bias.size());
-    lenet5::native::conv5x5_weight_gradient(s, c.in.data(), c.grad_out.data(), w3.data(), b3.data(), 3);
-    expect_close(w3, w1, "weight gradient on 3 threads");
-    expect_close(b3, b1, "bias gradient on 3 threads");
-    if (run == 0) first_w = w3, first_b = b3;
-    EXPECT_EQ(w3, first_w) << "run " << run << ": the sums changed with the threads' timing";
-    EXPECT_EQ(b3, first_b) << "run " << run;
   }
 }
 

@@ -8,22 +8,12 @@
 #if defined(LENET5_NATIVE_X86)
 #include <immintrin.h>
 
-#include <cstddef>
-#include <utility>
+#include "unrolled.h"
 
 namespace lenet5::native::detail {
 namespace {
 
 constexpr int kSide = 5, kMaxChannels = 16;
-
-template <class F, size_t... I>
-__attribute__((always_inline)) inline void unrolled(const F& f, std::index_sequence<I...>) {
-  (f(static_cast<int>(I)), ...);
-}
-template <int N, class F>
-__attribute__((always_inline)) inline void unrolled(const F& f) {
-  unrolled(f, std::make_index_sequence<N>{});
-}
 
 // The lanes of output-channel vector v that hold channels below `channels`.
 __m256i lanes_below(int64_t channels, int v) {

@@ -10,8 +10,7 @@
 #if defined(LENET5_NATIVE_X86)
 #include <immintrin.h>
 
-#include <cstddef>
-#include <utility>
+#include "unrolled.h"
 
 namespace lenet5::native::detail {
 namespace {
@@ -233,18 +232,6 @@ void c3_blocks_s4(const Model& m, const float* products, int row, float* out) {
       _mm256_storeu_ps(out + (row * kS4Side + block) * kC3Maps + half, s4_window(m, window, half));
     }
   }
-}
-
-// Calls f(0), ..., f(N - 1) as straight-line code. The dense kernels' sums are arrays of registers; written as
-// loops, GCC may turn the loop that stores such an array out into a memcpy, which puts the array in memory:
-// C5 then stored its 15 sums to the stack on every input and took 1.5x as long.
-template <class F, size_t... I>
-__attribute__((always_inline)) inline void unrolled(const F& f, std::index_sequence<I...>) {
-  (f(static_cast<int>(I)), ...);
-}
-template <int N, class F>
-__attribute__((always_inline)) inline void unrolled(const F& f) {
-  unrolled(f, std::make_index_sequence<N>{});
 }
 
 // One tile of a dense layer: rows R x V vectors of units starting at unit j.

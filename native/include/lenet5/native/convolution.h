@@ -1,8 +1,8 @@
 // LeNet-5's 5x5 convolutions for training, without a framework: the forward pass, the input's gradient and
 // the weights' gradient of a convolution with stride 1 and no padding, over tensors in the layouts of
-// LibTorch's channels-last tensors (images [N][H][W][C], weights [O][5][5][I]). A batch is split over up to
-// `threads` threads in fixed shares (8 images at least), so results do not depend on timing; AVX2/FMA where
-// the CPU has it, plain loops elsewhere (and as the reference the AVX2 kernels are tested against).
+// LibTorch's channels-last tensors (images [N][H][W][C], weights [O][5][5][I]). One thread (model::conv5x5
+// splits a batch over ATen's threads); AVX2/FMA where the CPU has it, plain loops elsewhere (and as the
+// reference the AVX2 kernels are tested against).
 // model::conv5x5 wraps them as an autograd function.
 #pragma once
 
@@ -21,16 +21,14 @@ struct Conv5x5Shape {
 
 // out [N][H-4][W-4][O] = bias[o] + the sum over the 5x5 window and the I channels of in * weight.
 void conv5x5_forward(const Conv5x5Shape& shape, const float* in, const float* weight, const float* bias, float* out,
-                     int threads = 1, Isa isa = best_isa());
+                     Isa isa = best_isa());
 
 // grad_in [N][H][W][I] from grad_out [N][H-4][W-4][O]: each input's share of every output it fed.
 void conv5x5_input_gradient(const Conv5x5Shape& shape, const float* grad_out, const float* weight, float* grad_in,
-                            int threads = 1, Isa isa = best_isa());
+                            Isa isa = best_isa());
 
 // grad_weight [O][5][5][I] and grad_bias [O], summed over the batch (overwritten, not added to).
-// The sums of each share, then the shares' sums in order: with more than one share the rounding differs from one
-// thread's, but not from run to run.
 void conv5x5_weight_gradient(const Conv5x5Shape& shape, const float* in, const float* grad_out, float* grad_weight,
-                             float* grad_bias, int threads = 1, Isa isa = best_isa());
+                             float* grad_bias, Isa isa = best_isa());
 
 }  // namespace lenet5::native
