@@ -17,12 +17,18 @@ native::Conv5x5Shape shape_of(const torch::Tensor& x, const torch::Tensor& weigh
   return {x.size(0), x.size(2), x.size(3), x.size(1), weight.size(0)};
 }
 
-// Runs body(share, shape of the share's images, first image) over fixed shares of the batch (8 images at
-// least) on ATen's intra-op threads: the pool the rest of the step runs on (a second pool's threads would
-// compete with its spinning ones), and which thread takes which share never changes a result.
+// A batch's fixed shares: one per intra-op thread, 8 images at least.
+int64_t share_count(const native::Conv5x5Shape& shape) {
+  return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), shape.batch / 8));
+}
+
+// Runs body(share, shape of the share's images, first image) over the shares on ATen's intra-op threads: the
+// pool the rest of the step runs on (a second pool's threads would compete with its spinning ones), and which
+// thread takes which share never changes a result.
+
 template <class Body>
-int64_t over_shares(const native::Conv5x5Shape& shape, const Body& body) {
-  const int64_t shares = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), shape.batch / 8));
+void over_shares(const native::Conv5x5Shape& shape, const Body& body) {
+  const int64_t shares = share_count(shape);
   at::parallel_for(0, shares, 1, [&](int64_t begin, int64_t end) {
     for (int64_t share = begin; share < end; ++share) {
       const int64_t first = shape.batch * share / shares, last = shape.batch * (share + 1) / shares;
@@ -31,7 +37,6 @@ int64_t over_shares(const native::Conv5x5Shape& shape, const Body& body) {
       body(share, part, first);
     }
   });
-  return shares;
 }
 
 class Conv5x5Function : public torch::autograd::Function<Conv5x5Function> {
@@ -70,7 +75,7 @@ class Conv5x5Function : public torch::autograd::Function<Conv5x5Function> {
       });
     }
     // Each share's sums, then the shares' sums in order.
-    const int64_t shares = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), shape.batch / 8));
+    const int64_t shares = share_count(shape);
     auto weight_sums = torch::empty({shares, kernels.numel()}, kernels.options());
     auto bias_sums = torch::empty({shares, shape.out_channels}, kernels.options());
     over_shares(shape, [&](int64_t share, const native::Conv5x5Shape& part, int64_t first) {
