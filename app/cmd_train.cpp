@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "latest_link.h"
 #include "lenet5/data/mnist_dataset.h"
+#include "lenet5/distributed/cpu_binding.h"
 #include "lenet5/distributed/environment.h"
 #include "lenet5/distributed/launcher.h"
 #include "lenet5/distributed/process_group.h"
@@ -78,6 +79,7 @@ void run_other_rank(engine::TrainOptions run, const CLI::App& sub) {
 struct DistributedFlags {
   int nproc = 0;  // 0: no local launch
   distributed::Backend backend = distributed::Backend::kAuto;
+  distributed::CpuBinding cpu_bind = distributed::CpuBinding::kCores;
   double timeout_seconds = 120;
 };
 
@@ -131,6 +133,7 @@ void run_train(engine::TrainOptions options, const DistributedFlags& flags, cons
   std::unique_ptr<engine::Collective> group;
   if (env) {
     options.device = rank_device(options.device, env->local_rank);
+    if (flags.cpu_bind == distributed::CpuBinding::kCores) distributed::bind_to_cpu_share(*env);
     group = join_group(*env, options.device, flags);
     if (resumes_after_restart(options, *env)) options.resume = true;
   }
@@ -202,6 +205,8 @@ void add_distributed_flags(CLI::App& sub, DistributedFlags& flags) {
       ->check(whole_number(1, kMaxRanks));
   add_enum_option(sub, "--dist-backend", flags.backend, distributed::backend_names(),
                   "Distributed backend (auto: NCCL on CUDA, Gloo on CPU)");
+  add_enum_option(sub, "--cpu-bind", flags.cpu_bind, distributed::cpu_binding_names(),
+                  "Bind each rank to its own share of this machine's cores (cores), or not (none)");
   sub.add_option("--dist-timeout", flags.timeout_seconds,
                  "Seconds a rank waits for the others (joining, each collective) before it gives up")
       ->check(real_number(0, kMaxSeconds, /*above_min=*/true))

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <time.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -274,6 +276,36 @@ TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {
   EXPECT_NE(error.find("rank 0: "), std::string::npos) << error;
   EXPECT_NE(error.find("all-reduce"), std::string::npos) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+// A Gloo rank polls for a collective's end only briefly (it keeps its core awake for the reply), then blocks: a
+// rank that waits 600 ms for a slow peer must not spend those 600 ms of CPU.
+TEST(DistributedGroup, AWaitForASlowRankPollsBrieflyThenBlocks) {
+  const int port = distributed::free_local_port();
+  double waited_cpu_seconds = -1;
+  torch::Tensor sum;
+  std::thread waiter([&] {
+    auto group = distributed::join_process_group(rank_environment(0, 2, port), {});
+    sum = torch::ones({1000});
+    group->all_reduce_sum(sum);  // both have joined the collective once
+    timespec start{}, end{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    group->all_reduce_sum(sum);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    waited_cpu_seconds =
+        static_cast<double>(end.tv_sec - start.tv_sec) + 1e-9 * static_cast<double>(end.tv_nsec - start.tv_nsec);
+  });
+  {
+    auto group = distributed::join_process_group(rank_environment(1, 2, port), {});
+    auto mine = torch::ones({1000});
+    group->all_reduce_sum(mine);
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    group->all_reduce_sum(mine);
+  }
+  waiter.join();
+  EXPECT_TRUE(torch::equal(sum, torch::full({1000}, 4.0F)));
+  EXPECT_GE(waited_cpu_seconds, 0);
+  EXPECT_LT(waited_cpu_seconds, 0.2) << "the waiting rank polled instead of blocking";
 }
 
 TEST(DistributedGroup, RanksThatDoNotAllJoinFailWithinTheTimeout) {
