@@ -5,9 +5,9 @@
 # metrics.jsonl), whole-process seconds to 99% and the epoch that reached it, as medians with [min-max] ranges,
 # and the ratios to 1 rank x 1 thread. 2 ranks also report their all-reduces (count, bytes, and the mean time
 # rank 0 waited for one: less than its duration where it overlapped backward).
-#   scripts/bench_distributed.sh [--rounds R] [--epochs E] [--batch-size B] [--limit-train N]
-# B is the per-rank batch of the 2-rank runs (global 2B); the 1-rank runs use the same global batch 2B with the
-# learning rate the 2 ranks use (--lr x sqrt 2), so that all three train the same recipe.
+#   scripts/bench_distributed.sh [--rounds R] [--epochs E] [--batch-size B] [--lr LR] [--limit-train N]
+# B and LR are the per-rank batch and rate of the 2-rank runs, as lenet5 train --nproc 2 takes them (global batch
+# 2B, rate LR x sqrt 2 for AdamW); the 1-rank runs train the same recipe: batch 2B at rate LR x sqrt 2.
 # Results land in $LENET5_BENCH_DIR (default <repo>/runs/bench-distributed-<time>): summary.txt, runs.jsonl.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -15,12 +15,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 ROUNDS=3
 EPOCHS=3
 BATCH=64
+LR=0.003  # AdamW's recommended rate
 LIMIT_TRAIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --epochs) EPOCHS=$2; shift 2 ;;
     --batch-size) BATCH=$2; shift 2 ;;
+    --lr) LR=$2; shift 2 ;;
     --limit-train) LIMIT_TRAIN=$2; shift 2 ;;
     *) echo "bench_distributed.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -33,16 +35,16 @@ OUT=${LENET5_BENCH_DIR:-$LENET5_ROOT/runs/bench-distributed-$(date +%Y%m%d-%H%M%
 mkdir -p "$OUT"
 export OMP_NUM_THREADS=1
 LENET5="$BUILD_DIR/app/lenet5"
-LR=$(/usr/bin/python3 -c "print(3e-3 * 2 ** 0.5)")  # AdamW's recommended 3e-3, x sqrt(2) for two ranks
+GLOBAL_LR=$(/usr/bin/python3 -c "print($LR * 2 ** 0.5)")  # what lenet5 makes of --lr for AdamW on two ranks
 COMMON=(train --data "$DATA_DIR/mnist" --epochs "$EPOCHS" --target-accuracy 99 --limit-train "$LIMIT_TRAIN")
 declare -A FLAGS=(
-  ["1 rank x 1 thread"]="--threads 1 --batch-size $((2 * BATCH)) --lr $LR"
-  ["1 rank x 2 threads"]="--threads 2 --batch-size $((2 * BATCH)) --lr $LR"
-  ["2 ranks x 1 thread"]="--threads 1 --batch-size $BATCH --nproc 2"
+  ["1 rank x 1 thread"]="--threads 1 --batch-size $((2 * BATCH)) --lr $GLOBAL_LR"
+  ["1 rank x 2 threads"]="--threads 2 --batch-size $((2 * BATCH)) --lr $GLOBAL_LR"
+  ["2 ranks x 1 thread"]="--threads 1 --batch-size $BATCH --lr $LR --nproc 2"
 )
 ORDER=("1 rank x 1 thread" "1 rank x 2 threads" "2 ranks x 1 thread")
 echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)" | tee "$OUT/summary.txt"
-echo "recipe: ${COMMON[*]:3}, global batch $((2 * BATCH))" | tee -a "$OUT/summary.txt"
+echo "recipe: ${COMMON[*]:3}, global batch $((2 * BATCH)), rate $GLOBAL_LR" | tee -a "$OUT/summary.txt"
 : >"$OUT/runs.jsonl"
 for round in $(seq "$ROUNDS"); do
   for name in "${ORDER[@]}"; do

@@ -53,9 +53,12 @@ TEST(ModelMaxPool, MatchesAtenOnLeNetShapesInBothLayouts) {
 TEST(ModelMaxPool, TiesGoToTheFirstMaximumAsInAten) {
   torch::manual_seed(1);
   // After ReLU most windows hold several zeros; rounding makes equal positive values common too.
-  const auto input = torch::relu(torch::randn({4, 5, 12, 12})).mul(2).round();
-  expect_same_as_aten(input, "NCHW with ties");
-  expect_same_as_aten(input.contiguous(torch::MemoryFormat::ChannelsLast), "NHWC with ties");
+  for (int64_t channels : {5, 6, 16}) {  // any count, and LeNet-5's two (their own compiled loops)
+    const auto input = torch::relu(torch::randn({4, channels, 12, 12})).mul(2).round();
+    const auto what = " with ties, " + std::to_string(channels) + " channels";
+    expect_same_as_aten(input, "NCHW" + what);
+    expect_same_as_aten(input.contiguous(torch::MemoryFormat::ChannelsLast), "NHWC" + what);
+  }
 }
 
 TEST(ModelMaxPool, OddSizesDropTheLastRowAndColumnAsInAten) {
@@ -74,6 +77,26 @@ TEST(ModelMaxPool, NaNPropagatesAsInAten) {
   EXPECT_TRUE(torch::isnan(actual[0][0][0][0]).item<bool>());
   EXPECT_TRUE(torch::equal(torch::isnan(actual), torch::isnan(expected)));
   EXPECT_TRUE(torch::equal(actual.nan_to_num(0), expected.nan_to_num(0)));
+}
+
+// A window whose maximum is NaN sends its gradient to the (last) NaN, as ATen does; the other windows of its
+// row, and the rows without a NaN, route as usual.
+TEST(ModelMaxPool, NaNWindowsRouteTheGradientAsInAten) {
+  torch::manual_seed(3);
+  for (int64_t channels : {1, 6, 16}) {
+    auto input = torch::randn({2, channels, 8, 8});
+    input[0][0][1][1] = std::numeric_limits<float>::quiet_NaN();
+    input[0][channels - 1][2][3] = std::numeric_limits<float>::quiet_NaN();
+    input[0][channels - 1][3][3] = std::numeric_limits<float>::quiet_NaN();
+    input[1][0][5][4] = std::numeric_limits<float>::quiet_NaN();
+    for (const auto& layout : {input, input.contiguous(torch::MemoryFormat::ChannelsLast)}) {
+      const auto output_grad = torch::randn({2, channels, 4, 4});
+      const auto expected =
+          pool_and_backward(layout, output_grad, [](const torch::Tensor& x) { return torch::max_pool2d(x, 2); });
+      const auto actual = pool_and_backward(layout, output_grad, max_pool_2x2);
+      EXPECT_TRUE(torch::equal(actual.input_grad, expected.input_grad)) << channels << " channels";
+    }
+  }
 }
 
 TEST(ModelMaxPool, OtherInputsFallBackToAten) {

@@ -111,8 +111,43 @@ inline void route_window(float a, float b, float c, float d, float maximum, floa
   *gd = select_bits(take_d, grad);
 }
 
+// route_window for windows whose maximum is not NaN, as masks: no branch, so that the loop over a window
+// column's lanes vectorises. kLanes is the number of lanes when known at compile time (0: g.lanes()).
+template <int kLanes>
+void route_row_without_nan(const float* top, const float* bottom, const float* o, const float* go, float* grad_top,
+                           float* grad_bottom, const Geometry& g) {
+  const int64_t stride = g.column_stride(), lanes = kLanes > 0 ? kLanes : g.lanes();
+  for (int64_t ow = 0; ow < g.out_width; ++ow) {
+    const int64_t left = 2 * ow * stride, right = left + stride, k = ow * lanes;
+    for (int64_t c = 0; c < lanes; ++c) {
+      const float maximum = o[k + c], grad = go[k + c];
+      const uint32_t a = 0u - static_cast<uint32_t>(top[left + c] == maximum);
+      const uint32_t b = 0u - static_cast<uint32_t>(top[right + c] == maximum);
+      const uint32_t c_ = 0u - static_cast<uint32_t>(bottom[left + c] == maximum);
+      uint32_t bits;
+      std::memcpy(&bits, &grad, sizeof bits);
+      const uint32_t values[4] = {bits & a, bits & b & ~a, bits & c_ & ~(a | b), bits & ~(a | b | c_)};
+      std::memcpy(grad_top + left + c, &values[0], sizeof bits);
+      std::memcpy(grad_top + right + c, &values[1], sizeof bits);
+      std::memcpy(grad_bottom + left + c, &values[2], sizeof bits);
+      std::memcpy(grad_bottom + right + c, &values[3], sizeof bits);
+    }
+  }
+}
+
+bool has_nan(const float* values, int64_t size) {
+  uint32_t nan = 0;
+  for (int64_t i = 0; i < size; ++i) nan |= static_cast<uint32_t>(values[i] != values[i]);
+  return nan != 0;
+}
+
 void pool_backward(const float* in, const float* out, const float* grad_out, float* grad_in, const Geometry& g) {
   const int64_t length = g.row_length(), stride = g.column_stride(), lanes = g.lanes();
+  // LeNet-5's pooled maps: NHWC with 6 (S2) and 16 (S4) channels, and NCHW (one lane).
+  const auto route_row = lanes == 1    ? route_row_without_nan<1>
+                         : lanes == 6  ? route_row_without_nan<6>
+                         : lanes == 16 ? route_row_without_nan<16>
+                                       : route_row_without_nan<0>;
   at::parallel_for(0, g.rows(), 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t offset = g.input_row_offset(r);
@@ -122,6 +157,10 @@ void pool_backward(const float* in, const float* out, const float* grad_out, flo
       float* grad_bottom = grad_top + length;
       const float* o = out + r * g.out_row_length();
       const float* go = grad_out + r * g.out_row_length();
+      if (!has_nan(o, g.out_row_length())) {
+        route_row(top, bottom, o, go, grad_top, grad_bottom, g);
+        continue;
+      }
       for (int64_t ow = 0; ow < g.out_width; ++ow) {
         for (int64_t c = 0; c < lanes; ++c) {
           const int64_t left = 2 * ow * stride + c, right = left + stride, k = ow * lanes + c;
