@@ -13,9 +13,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 ROUNDS=3
-EPOCHS=3
-BATCH=64
-LR=0.003  # AdamW's recommended rate
+EPOCHS=2
+# The recipe that reaches 99% soonest here (README, "Distributed figures"): global batch 256 at rate 0.0141.
+BATCH=128
+LR=0.01
 LIMIT_TRAIN=0
 while [ $# -gt 0 ]; do
   case "$1" in
