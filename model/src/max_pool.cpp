@@ -79,58 +79,57 @@ void pool_forward(const float* in, float* out, const Geometry& g) {
   });
 }
 
-// `value` where `take` is 1, +0.0 where it is 0, without a branch.
-inline float select_bits(uint32_t take, float value) {
+// Which position of a window takes its output gradient, as ATen's max_pool2d picks it, as masks (all ones or
+// zero): the first (row-major) value equal to the maximum, or the last NaN when the maximum is NaN.
+struct Taken {
+  uint32_t a, b, c, d;
+};
+
+inline uint32_t mask_of(bool condition) { return 0u - static_cast<uint32_t>(condition); }
+
+inline Taken first_maximum(float a, float b, float c, float maximum) {
+  const uint32_t equal_a = mask_of(a == maximum), equal_b = mask_of(b == maximum), equal_c = mask_of(c == maximum);
+  return {equal_a, equal_b & ~equal_a, equal_c & ~(equal_a | equal_b), ~(equal_a | equal_b | equal_c)};
+}
+
+inline Taken last_nan(float b, float c, float d) {
+  const uint32_t nan_d = mask_of(d != d), nan_c = mask_of(c != c) & ~nan_d;
+  const uint32_t nan_b = mask_of(b != b) & ~(nan_c | nan_d);
+  return {~(nan_b | nan_c | nan_d), nan_b, nan_c, nan_d};
+}
+
+// `value` where `mask` is all ones, +0.0 where it is zero, without a branch.
+inline float masked(uint32_t mask, float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
-  bits &= 0u - take;
+  bits &= mask;
   std::memcpy(&value, &bits, sizeof bits);
   return value;
 }
 
-// Sends each output gradient to the input position ATen's max_pool2d takes the maximum from: the first
-// (row-major) value equal to the maximum, or the last NaN when the maximum is NaN. The other three positions
-// of the window get zero.
-inline void route_window(float a, float b, float c, float d, float maximum, float grad, float* ga, float* gb, float* gc,
-                         float* gd) {
-  uint32_t take_a, take_b, take_c, take_d;
-  if (maximum != maximum) {  // NaN: rare, so this branch is predictable
-    take_d = d != d;
-    take_c = static_cast<uint32_t>(c != c) & (take_d ^ 1u);
-    take_b = static_cast<uint32_t>(b != b) & ((take_c | take_d) ^ 1u);
-    take_a = (take_b | take_c | take_d) ^ 1u;
-  } else {
-    take_a = a == maximum;
-    take_b = static_cast<uint32_t>(b == maximum) & (take_a ^ 1u);
-    take_c = static_cast<uint32_t>(c == maximum) & ((take_a | take_b) ^ 1u);
-    take_d = (take_a | take_b | take_c) ^ 1u;
-  }
-  *ga = select_bits(take_a, grad);
-  *gb = select_bits(take_b, grad);
-  *gc = select_bits(take_c, grad);
-  *gd = select_bits(take_d, grad);
-}
-
-// route_window for windows whose maximum is not NaN, as masks: no branch, so that the loop over a window
-// column's lanes vectorises. kLanes is the number of lanes when known at compile time (0: g.lanes()).
-template <int kLanes>
-void route_row_without_nan(const float* top, const float* bottom, const float* o, const float* go, float* grad_top,
-                           float* grad_bottom, const Geometry& g) {
-  const int64_t stride = g.column_stride(), lanes = kLanes > 0 ? kLanes : g.lanes();
+// The gradients of the windows of output row r. kNumbers: the row has no NaN maximum, so every window takes
+// first_maximum without a branch, and the loop over a window column's lanes vectorises (the branch for NaN,
+// though predictable, keeps it scalar). kLanes: those lanes when known at compile time (0: g.lanes()).
+template <int kLanes, bool kNumbers>
+void route_row(const float* in, const float* out, const float* grad_out, float* grad_in, const Geometry& g, int64_t r) {
+  const int64_t length = g.row_length(), stride = g.column_stride(), lanes = kLanes > 0 ? kLanes : g.lanes();
+  const int64_t offset = g.input_row_offset(r);
+  const float* top = in + offset;
+  const float* bottom = top + length;
+  float* grad_top = grad_in + offset;
+  float* grad_bottom = grad_top + length;
+  const float* o = out + r * g.out_row_length();
+  const float* go = grad_out + r * g.out_row_length();
   for (int64_t ow = 0; ow < g.out_width; ++ow) {
-    const int64_t left = 2 * ow * stride, right = left + stride, k = ow * lanes;
     for (int64_t c = 0; c < lanes; ++c) {
-      const float maximum = o[k + c], grad = go[k + c];
-      const uint32_t a = 0u - static_cast<uint32_t>(top[left + c] == maximum);
-      const uint32_t b = 0u - static_cast<uint32_t>(top[right + c] == maximum);
-      const uint32_t c_ = 0u - static_cast<uint32_t>(bottom[left + c] == maximum);
-      uint32_t bits;
-      std::memcpy(&bits, &grad, sizeof bits);
-      const uint32_t values[4] = {bits & a, bits & b & ~a, bits & c_ & ~(a | b), bits & ~(a | b | c_)};
-      std::memcpy(grad_top + left + c, &values[0], sizeof bits);
-      std::memcpy(grad_top + right + c, &values[1], sizeof bits);
-      std::memcpy(grad_bottom + left + c, &values[2], sizeof bits);
-      std::memcpy(grad_bottom + right + c, &values[3], sizeof bits);
+      const int64_t left = 2 * ow * stride + c, right = left + stride, k = ow * lanes + c;
+      const float maximum = o[k], grad = go[k];
+      const Taken taken = kNumbers || maximum == maximum ? first_maximum(top[left], top[right], bottom[left], maximum)
+                                                         : last_nan(top[right], bottom[left], bottom[right]);
+      grad_top[left] = masked(taken.a, grad);
+      grad_top[right] = masked(taken.b, grad);
+      grad_bottom[left] = masked(taken.c, grad);
+      grad_bottom[right] = masked(taken.d, grad);
     }
   }
 }
@@ -142,32 +141,15 @@ bool has_nan(const float* values, int64_t size) {
 }
 
 void pool_backward(const float* in, const float* out, const float* grad_out, float* grad_in, const Geometry& g) {
-  const int64_t length = g.row_length(), stride = g.column_stride(), lanes = g.lanes();
-  // LeNet-5's pooled maps: NHWC with 6 (S2) and 16 (S4) channels, and NCHW (one lane).
-  const auto route_row = lanes == 1    ? route_row_without_nan<1>
-                         : lanes == 6  ? route_row_without_nan<6>
-                         : lanes == 16 ? route_row_without_nan<16>
-                                       : route_row_without_nan<0>;
+  // LeNet-5's pooled maps, compiled for their lanes: NHWC with 6 (S2) and 16 (S4) channels, and NCHW (one).
+  const auto route_numbers = g.lanes() == 1    ? route_row<1, true>
+                             : g.lanes() == 6  ? route_row<6, true>
+                             : g.lanes() == 16 ? route_row<16, true>
+                                               : route_row<0, true>;
   at::parallel_for(0, g.rows(), 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t offset = g.input_row_offset(r);
-      const float* top = in + offset;
-      const float* bottom = top + length;
-      float* grad_top = grad_in + offset;
-      float* grad_bottom = grad_top + length;
-      const float* o = out + r * g.out_row_length();
-      const float* go = grad_out + r * g.out_row_length();
-      if (!has_nan(o, g.out_row_length())) {
-        route_row(top, bottom, o, go, grad_top, grad_bottom, g);
-        continue;
-      }
-      for (int64_t ow = 0; ow < g.out_width; ++ow) {
-        for (int64_t c = 0; c < lanes; ++c) {
-          const int64_t left = 2 * ow * stride + c, right = left + stride, k = ow * lanes + c;
-          route_window(top[left], top[right], bottom[left], bottom[right], o[k], go[k], grad_top + left,
-                       grad_top + right, grad_bottom + left, grad_bottom + right);
-        }
-      }
+      const bool numbers = !has_nan(out + r * g.out_row_length(), g.out_row_length());
+      (numbers ? route_numbers : route_row<0, false>)(in, out, grad_out, grad_in, g, r);
     }
   });
 }
