@@ -1,8 +1,8 @@
 // Binding each local rank to its own share of the machine's cores (lenet5 train --cpu-bind), as MPI launchers
 // do by default for a few ranks (Open MPI: --bind-to core). Torch-free.
 //
-// Why: on a 2-core machine, two unbound ranks and their Gloo threads migrate between the cores, and each
-// all-reduce waited 2.5-4 ms where bound ranks waited 1.0-1.5 ms (README, "Distributed figures").
+// Why: on a 2-core machine, two unbound ranks and their Gloo threads migrate between the cores; each rank
+// waited 1.9-2.7 ms per all-reduce unbound, 1.25-1.5 ms bound (README, "Distributed figures").
 #pragma once
 
 #include <string>
