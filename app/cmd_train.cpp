@@ -117,8 +117,9 @@ bool resumes_after_restart(const engine::TrainOptions& options, const distribute
 }
 
 std::unique_ptr<engine::Collective> join_group(const distributed::LaunchEnvironment& env, const std::string& device,
-                                               const DistributedFlags& flags) {
+                                               const DistributedFlags& flags, bool own_cores) {
   distributed::GroupOptions group;
+  group.busy_poll = own_cores;
   group.backend = distributed::resolve_backend(flags.backend, device.rfind("cuda", 0) == 0);
   group.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
   return distributed::join_process_group(env, group);
@@ -133,8 +134,9 @@ void run_train(engine::TrainOptions options, const DistributedFlags& flags, cons
   std::unique_ptr<engine::Collective> group;
   if (env) {
     options.device = rank_device(options.device, env->local_rank);
-    if (flags.cpu_bind == distributed::CpuBinding::kCores) distributed::bind_to_cpu_share(*env);
-    group = join_group(*env, options.device, flags);
+    const bool own_cores =
+        flags.cpu_bind == distributed::CpuBinding::kCores && !distributed::bind_to_cpu_share(*env).empty();
+    group = join_group(*env, options.device, flags, own_cores);
     if (resumes_after_restart(options, *env)) options.resume = true;
   }
   engine::TrainOptions run = options;

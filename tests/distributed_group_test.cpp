@@ -253,59 +253,156 @@ TEST(DistributedGroup, EvaluationIsShardedAndEveryRankGetsTheWholeSet) {
   }
 }
 
-TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {
+// Runs body(rank, group) on `world_size` threads, one rank each, joined with `options`; returns each rank's error.
+template <typename Body>
+std::vector<std::string> run_ranks(int world_size, const distributed::GroupOptions& options, Body body) {
   const int port = distributed::free_local_port();
-  std::string error;
-  std::thread survivor([&] {
-    try {
-      auto group = distributed::join_process_group(rank_environment(0, 2, port), {});
-      auto t = torch::ones({4});
-      group->all_reduce_sum(t);  // the other rank takes part once, then is gone
-      group->all_reduce_sum(t);
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-  });
-  {
-    auto group = distributed::join_process_group(rank_environment(1, 2, port), {});
-    auto t = torch::ones({4});
-    group->all_reduce_sum(t);
-    EXPECT_TRUE(torch::equal(t, torch::full({4}, 2.0F)));
-  }  // destroyed: its connections close
-  survivor.join();
-  EXPECT_NE(error.find("rank 0: "), std::string::npos) << error;
-  EXPECT_NE(error.find("all-reduce"), std::string::npos) << error;
-  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  std::vector<std::string> errors(static_cast<size_t>(world_size));
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < world_size; ++r) {
+    ranks.emplace_back([&, r] {
+      try {
+        auto group = distributed::join_process_group(rank_environment(r, world_size, port), options);
+        body(r, *group);
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(r)] = e.what();
+      }
+    });
+  }
+  for (auto& t : ranks) t.join();
+  return errors;
 }
 
-// A Gloo rank polls for a collective's end only briefly (it keeps its core awake for the reply), then blocks: a
-// rank that waits 600 ms for a slow peer must not spend those 600 ms of CPU.
-TEST(DistributedGroup, AWaitForASlowRankPollsBrieflyThenBlocks) {
-  const int port = distributed::free_local_port();
-  double waited_cpu_seconds = -1;
-  torch::Tensor sum;
-  std::thread waiter([&] {
-    auto group = distributed::join_process_group(rank_environment(0, 2, port), {});
-    sum = torch::ones({1000});
-    group->all_reduce_sum(sum);  // both have joined the collective once
+torch::Tensor values_of_rank(int rank, int64_t length) {
+  auto generator = at::detail::createCPUGenerator(static_cast<uint64_t>(1000 * rank + length));
+  return torch::randn({length}, generator);
+}
+
+// Float all-reduces take Gloo's synchronous path, in segments: any length, any world size (halving-doubling
+// also for 3), every rank the same sum bit for bit, whether the ranks spin or sleep while they wait.
+TEST(DistributedGroup, FloatSumsAgreeBitForBitAtAnyLengthAndWorldSize) {
+  const std::vector<int64_t> lengths = {1, 3, 32768, 32769, 61706, 200001};
+  for (const int world_size : {2, 3}) {
+    for (const bool busy_poll : {true, false}) {
+      SCOPED_TRACE(std::to_string(world_size) + " ranks, busy_poll " + std::to_string(busy_poll));
+      distributed::GroupOptions options;
+      options.busy_poll = busy_poll;
+      std::vector<std::vector<torch::Tensor>> sums(static_cast<size_t>(world_size));
+      const auto errors = run_ranks(world_size, options, [&](int rank, engine::Collective& group) {
+        for (const int64_t length : lengths) {
+          auto mine = values_of_rank(rank, length);
+          group.all_reduce_sum(mine);
+          sums[static_cast<size_t>(rank)].push_back(mine);
+        }
+      });
+      for (const auto& error : errors) ASSERT_EQ(error, "");
+      for (size_t i = 0; i < lengths.size(); ++i) {
+        auto expected = torch::zeros({lengths[i]});
+        for (int r = 0; r < world_size; ++r) expected += values_of_rank(r, lengths[i]);
+        EXPECT_TRUE(torch::allclose(sums[0][i], expected, 1e-6, 1e-6)) << "length " << lengths[i];
+        for (int r = 1; r < world_size; ++r) {
+          EXPECT_TRUE(torch::equal(sums[static_cast<size_t>(r)][i], sums[0][i])) << "length " << lengths[i];
+        }
+      }
+    }
+  }
+}
+
+// The guard of the segments: in Gloo's synchronous mode both ranks of a pair write before either reads, and a
+// write larger than the sockets hold stalls until the timeout (here: 64 MB in one piece did, at 5 s).
+TEST(DistributedGroup, ALongTensorGoesInPiecesTheSocketsHold) {
+  distributed::GroupOptions options;
+  options.busy_poll = true;
+  options.timeout = std::chrono::seconds(20);
+  const int64_t length = int64_t{1} << 24;
+  std::vector<torch::Tensor> sums(2);
+  const auto errors = run_ranks(2, options, [&](int rank, engine::Collective& group) {
+    auto mine = torch::full({length}, static_cast<float>(rank + 1));
+    group.all_reduce_sum(mine);
+    sums[static_cast<size_t>(rank)] = mine;
+  });
+  ASSERT_EQ(errors, std::vector<std::string>(2, ""));
+  EXPECT_TRUE(torch::equal(sums[0], torch::full({length}, 3.0F)));
+  EXPECT_TRUE(torch::equal(sums[1], sums[0]));
+}
+
+TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {
+  for (const bool busy_poll : {false, true}) {
+    SCOPED_TRACE("busy_poll " + std::to_string(busy_poll));
+    distributed::GroupOptions options;
+    options.busy_poll = busy_poll;
+    const int port = distributed::free_local_port();
+    std::string error;
+    std::thread survivor([&] {
+      try {
+        auto group = distributed::join_process_group(rank_environment(0, 2, port), options);
+        auto t = torch::ones({4});
+        group->all_reduce_sum(t);  // the other rank takes part once, then is gone
+        group->all_reduce_sum(t);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+    });
+    {
+      auto group = distributed::join_process_group(rank_environment(1, 2, port), options);
+      auto t = torch::ones({4});
+      group->all_reduce_sum(t);
+      EXPECT_TRUE(torch::equal(t, torch::full({4}, 2.0F)));
+    }  // destroyed: its connections close
+    survivor.join();
+    EXPECT_NE(error.find("rank 0: "), std::string::npos) << error;
+    EXPECT_NE(error.find("all-reduce"), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+}
+
+// A rank that stops answering (hung, or stopped) ends a spinning peer after the timeout, with one line.
+TEST(DistributedGroup, ASilentRankEndsASpinningPeerAfterTheTimeout) {
+  distributed::GroupOptions options;
+  options.busy_poll = true;
+  options.timeout = std::chrono::seconds(1);
+  const auto errors = run_ranks(2, options, [](int rank, engine::Collective& group) {
+    auto t = torch::ones({4});
+    group.all_reduce_sum(t);
+    if (rank == 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+      return;
+    }
+    group.all_reduce_sum(t);
+  });
+  EXPECT_NE(errors[0].find("rank 0: no answer from the other ranks within 1 s during an all-reduce"), std::string::npos)
+      << errors[0];
+  EXPECT_EQ(errors[0].find('\n'), std::string::npos) << errors[0];
+}
+
+// CPU seconds that rank 0 spends in an all-reduce of `dtype` values that rank 1 joins 600 ms late.
+double cpu_seconds_waiting_600_ms(torch::ScalarType dtype, bool busy_poll) {
+  distributed::GroupOptions options;
+  options.busy_poll = busy_poll;
+  double waited = -1;
+  const auto errors = run_ranks(2, options, [&](int rank, engine::Collective& group) {
+    auto sum = torch::ones({1000}, torch::TensorOptions().dtype(dtype));
+    group.all_reduce_sum(sum);  // both have joined the collective once
+    if (rank == 1) std::this_thread::sleep_for(std::chrono::milliseconds(600));
     timespec start{}, end{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
-    group->all_reduce_sum(sum);
+    group.all_reduce_sum(sum);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
-    waited_cpu_seconds =
-        static_cast<double>(end.tv_sec - start.tv_sec) + 1e-9 * static_cast<double>(end.tv_nsec - start.tv_nsec);
+    EXPECT_TRUE(torch::equal(sum, torch::full({1000}, 4, sum.options())));
+    if (rank == 0) {
+      waited = static_cast<double>(end.tv_sec - start.tv_sec) + 1e-9 * static_cast<double>(end.tv_nsec - start.tv_nsec);
+    }
   });
-  {
-    auto group = distributed::join_process_group(rank_environment(1, 2, port), {});
-    auto mine = torch::ones({1000});
-    group->all_reduce_sum(mine);
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    group->all_reduce_sum(mine);
-  }
-  waiter.join();
-  EXPECT_TRUE(torch::equal(sum, torch::full({1000}, 4.0F)));
-  EXPECT_GE(waited_cpu_seconds, 0);
-  EXPECT_LT(waited_cpu_seconds, 0.2) << "the waiting rank polled instead of blocking";
+  EXPECT_EQ(errors, std::vector<std::string>(2, ""));
+  return waited;
+}
+
+// A rank without a core of its own must not spend a slow peer's 600 ms spinning: float all-reduces sleep in
+// recv, the others (ProcessGroupGloo's) poll for at most 20 ms, then block. With a core of its own, it spins.
+TEST(DistributedGroup, AWaitForASlowRankSpinsOnlyWhenTheRankHasItsOwnCore) {
+  EXPECT_LT(cpu_seconds_waiting_600_ms(torch::kFloat32, false), 0.2) << "spun in recv";
+  EXPECT_LT(cpu_seconds_waiting_600_ms(torch::kFloat64, false), 0.2) << "polled ProcessGroupGloo's work";
+  EXPECT_GT(cpu_seconds_waiting_600_ms(torch::kFloat32, true), 0.3) << "busy_poll did not spin";
 }
 
 TEST(DistributedGroup, RanksThatDoNotAllJoinFailWithinTheTimeout) {

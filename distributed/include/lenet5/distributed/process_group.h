@@ -24,6 +24,10 @@ struct GroupOptions {
   // How long a rank waits for the others: to join, and in every collective. A rank that dies is noticed at
   // once (its connections close); a rank that hangs, after this long.
   std::chrono::milliseconds timeout = std::chrono::seconds(120);
+  // Whether a Gloo rank spins on its sockets while it waits for the others in an all-reduce of floats (the
+  // gradients), as MPI libraries do: the fastest wait for a rank that has a core of its own (lenet5 train
+  // --cpu-bind), a waste of the others' cores otherwise. When false, the rank sleeps until the data comes.
+  bool busy_poll = false;
 };
 
 // Joins the group `env` describes: rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT (torchrun 2.x's agent
