@@ -18,6 +18,8 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
 #include "sync_all_reduce.h"
 #endif
 #ifdef LENET5_HAVE_NCCL
@@ -36,6 +38,14 @@ bool has_gloo() {
 
 bool has_nccl() {
 #ifdef LENET5_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool has_sync_all_reduce() {
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
   return true;
 #else
   return false;
@@ -107,7 +117,9 @@ class GroupCollective : public engine::Collective {
 #ifdef LENET5_HAVE_NCCL
   void use_nccl(c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl) { nccl_ = std::move(nccl); }
 #endif
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
   void use_sync_all_reduce(std::unique_ptr<SyncAllReduce> sync) { sync_ = std::move(sync); }
+#endif
 
   int rank() const override { return rank_; }
   int world_size() const override { return size_; }
@@ -119,6 +131,7 @@ class GroupCollective : public engine::Collective {
   std::unique_ptr<Pending> start_all_reduce_sum(const torch::Tensor& tensor) override {
     statistics_.all_reduces += 1;
     statistics_.bytes += tensor.numel() * static_cast<int64_t>(tensor.element_size());
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
     if (sync_ && sync_->takes(tensor)) {  // done before it returns: nothing overlaps on a rank's own core anyway
       const auto start = Clock::now();
       try {
@@ -129,6 +142,7 @@ class GroupCollective : public engine::Collective {
       statistics_.seconds += std::chrono::duration<double>(Clock::now() - start).count();
       return std::make_unique<Done>();
     }
+#endif
     std::vector<at::Tensor> tensors{tensor};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
@@ -246,7 +260,9 @@ class GroupCollective : public engine::Collective {
 #ifdef LENET5_HAVE_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl_;
 #endif
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
   std::unique_ptr<SyncAllReduce> sync_;  // CPU float all-reduces of a Gloo group of 2 or more
+#endif
   int rank_, size_;
   std::vector<Peer> peers_;
   Milliseconds timeout_;
@@ -360,6 +376,7 @@ std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& 
   auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", store),
                                                           env.rank, env.world_size, gloo_options);
   auto collective = std::make_unique<GroupCollective>(store, gloo, env, std::move(peers), options.timeout);
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
   if (options.backend == Backend::kGloo && env.world_size > 1) {
     try {
       collective->use_sync_all_reduce(
@@ -369,6 +386,7 @@ std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& 
                                ": connecting the ranks for all-reduces failed: " + text::first_line(e.what()));
     }
   }
+#endif
 #ifdef LENET5_HAVE_NCCL
   if (options.backend == Backend::kNccl) {
     auto nccl_options = c10d::ProcessGroupNCCL::Options::create();

@@ -21,8 +21,8 @@ struct SyncAllReduce::Segment {
 };
 
 SyncAllReduce::SyncAllReduce(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                             const std::shared_ptr<gloo::transport::Device>& device,
-                             std::chrono::milliseconds timeout, bool busy_poll) {
+                             const std::shared_ptr<gloo::transport::Device>& device, std::chrono::milliseconds timeout,
+                             bool busy_poll) {
   auto context = std::make_shared<gloo::rendezvous::Context>(rank, size);
   c10d::ProcessGroupGloo::GlooStore gloo_store(c10::make_intrusive<c10d::PrefixStore>("sync", store));
   context->setTimeout(timeout);

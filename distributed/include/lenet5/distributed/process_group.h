@@ -15,6 +15,8 @@ namespace lenet5::distributed {
 // headers were found at configure time), and NCCL (CUDA LibTorch builds).
 bool has_gloo();
 bool has_nccl();
+// Whether Gloo's own all-reduce algorithms link here, for the synchronous all-reduce of floats (GroupOptions).
+bool has_sync_all_reduce();
 
 // The backend `requested` means on a device: kAuto is NCCL on CUDA, Gloo on CPU.
 Backend resolve_backend(Backend requested, bool on_cuda);
