@@ -15,6 +15,7 @@
 #include "lenet5/distributed/environment.h"
 #include "lenet5/distributed/launcher.h"
 #include "lenet5/distributed/process_group.h"
+#include "lenet5/engine/device.h"
 #include "lenet5/engine/schedule.h"
 #include "lenet5/engine/stop_signals.h"
 #include "lenet5/engine/threads.h"
@@ -120,14 +121,22 @@ std::unique_ptr<engine::Collective> join_group(const distributed::LaunchEnvironm
                                                const DistributedFlags& flags, bool own_cores) {
   distributed::GroupOptions group;
   group.busy_poll = own_cores;
-  group.backend = distributed::resolve_backend(flags.backend, device.rfind("cuda", 0) == 0);
+  const bool on_cuda = device.rfind("cuda", 0) == 0;
+  group.backend = distributed::resolve_backend(flags.backend, on_cuda);
+  distributed::require_backend(group.backend, on_cuda);
   group.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000));
   return distributed::join_process_group(env, group);
 }
 
 void run_train(engine::TrainOptions options, const DistributedFlags& flags, const CLI::App& sub) {
-  if (flags.nproc > 0) {
-    if (!options.resume) resolve_data_dir(options.data_dir, options.dataset);  // its error once, not per rank
+  if (flags.nproc > 0) {  // what every rank would check, checked once here: one error, not one per rank
+    if (!options.resume) resolve_data_dir(options.data_dir, options.dataset);
+    const auto device = engine::resolve_device(options.device);
+    if (device.is_cuda() && flags.nproc > static_cast<int>(torch::cuda::device_count())) {
+      throw std::runtime_error("--nproc " + std::to_string(flags.nproc) + ": each rank trains on a GPU of its own (" +
+                               "cuda:LOCAL_RANK), and this machine has " + std::to_string(torch::cuda::device_count()));
+    }
+    distributed::require_backend(distributed::resolve_backend(flags.backend, device.is_cuda()), device.is_cuda());
     return launch_ranks(flags.nproc);
   }
   const auto env = distributed::read_launch_environment();

@@ -460,6 +460,28 @@ TEST(DistributedGroup, AnUnreachableMasterIsNamed) {
   }
 }
 
+// A backend this build lacks is one line naming the flag, before anything listens or connects.
+TEST(DistributedGroup, AMissingBackendIsNamedBeforeJoining) {
+  for (auto backend : {distributed::Backend::kNccl, distributed::Backend::kGloo}) {
+    const bool built = backend == distributed::Backend::kNccl ? distributed::has_nccl() : distributed::has_gloo();
+    if (built) continue;
+    distributed::GroupOptions options;
+    options.backend = backend;
+    options.timeout = std::chrono::milliseconds(200);
+    try {
+      distributed::join_process_group(rank_environment(1, 2, distributed::free_local_port()), options);
+      FAIL() << "joined with a backend this build lacks";
+    } catch (const std::exception& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+      EXPECT_NE(message.find(backend == distributed::Backend::kNccl ? "--dist-backend nccl: this lenet5 has no NCCL"
+                                                                    : "built without c10d's Gloo backend"),
+                std::string::npos)
+          << message;
+    }
+  }
+}
+
 // The sampler: every image once per epoch, shards disjoint, as DistributedSampler deals them.
 TEST(DistributedSharding, ShardsAreDisjointAndCoverTheEpoch) {
   for (int world : {1, 2, 3, 8}) {

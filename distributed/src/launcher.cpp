@@ -107,7 +107,8 @@ std::string wait_for_ranks(std::vector<pid_t>& ranks, int grace_seconds) {
     --running;
     const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (failed && failure.empty() && received_signal == 0) {
-      failure = describe_status(rank, status) + "; stopped the other rank" + (ranks.size() > 2 ? "s" : "");
+      failure = describe_status(rank, status);
+      if (ranks.size() > 1) failure += ranks.size() > 2 ? "; stopped the other ranks" : "; stopped the other rank";
       term_at = Clock::now() + std::chrono::seconds(2);
       kill_at = term_at + std::chrono::seconds(grace_seconds);
     }

@@ -14,10 +14,12 @@
 
 #include "lenet5/text/printable.h"
 
-#ifdef LENET5_HAVE_GLOO
+#ifdef LENET5_HAVE_C10D
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef LENET5_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #ifdef LENET5_HAVE_SYNC_ALL_REDUCE
 #include "sync_all_reduce.h"
@@ -57,12 +59,28 @@ Backend resolve_backend(Backend requested, bool on_cuda) {
   return on_cuda && has_nccl() ? Backend::kNccl : Backend::kGloo;
 }
 
-#ifndef LENET5_HAVE_GLOO
+void require_backend(Backend backend, bool on_cuda) {
+  if (backend == Backend::kNccl && !on_cuda) {
+    throw std::invalid_argument("--dist-backend nccl: NCCL joins CUDA GPUs; on CPU use gloo (or --device cuda)");
+  }
+  if (backend == Backend::kNccl && !has_nccl()) {
+    throw std::invalid_argument(
+        "--dist-backend nccl: this lenet5 has no NCCL (a CPU LibTorch, or NCCL's nccl.h was not found at "
+        "configure time); use gloo");
+  }
+  if (backend == Backend::kGloo && !has_gloo()) {
+    throw std::runtime_error(
+        "distributed training: this lenet5 was built without c10d's Gloo backend (its headers, libgloo-dev on "
+        "Debian, were not found at configure time)" +
+        std::string(has_nccl() ? "; use --dist-backend nccl on CUDA" : ""));
+  }
+}
 
-std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment&, const GroupOptions&) {
-  throw std::runtime_error(
-      "distributed training: this lenet5 was built without c10d's Gloo backend (its headers, libgloo-dev on "
-      "Debian, were not found at configure time)");
+#ifndef LENET5_HAVE_C10D
+
+std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment&, const GroupOptions& options) {
+  require_backend(options.backend, true);
+  throw std::runtime_error("distributed training: this lenet5 was built without c10d (LibTorch's distributed headers)");
 }
 
 #else
@@ -106,14 +124,12 @@ bool process_ended(long pid) {
 
 class GroupCollective : public engine::Collective {
  public:
-  GroupCollective(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo,
-                  const LaunchEnvironment& env, std::vector<Peer> peers, Milliseconds timeout)
-      : store_(std::move(store)),
-        gloo_(std::move(gloo)),
-        rank_(env.rank),
-        size_(env.world_size),
-        peers_(std::move(peers)),
-        timeout_(timeout) {}
+  GroupCollective(c10::intrusive_ptr<c10d::Store> store, const LaunchEnvironment& env, std::vector<Peer> peers,
+                  Milliseconds timeout)
+      : store_(std::move(store)), rank_(env.rank), size_(env.world_size), peers_(std::move(peers)), timeout_(timeout) {}
+#ifdef LENET5_HAVE_GLOO
+  void use_gloo(c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo) { gloo_ = std::move(gloo); }
+#endif
 #ifdef LENET5_HAVE_NCCL
   void use_nccl(c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl) { nccl_ = std::move(nccl); }
 #endif
@@ -146,12 +162,8 @@ class GroupCollective : public engine::Collective {
     std::vector<at::Tensor> tensors{tensor};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
-    auto work = start("an all-reduce", [&] {
-#ifdef LENET5_HAVE_NCCL
-      if (nccl_) return nccl_->allreduce(tensors, options);
-#endif
-      return gloo_->allreduce(tensors, options);
-    });
+    auto work = start("an all-reduce",
+                      [&] { return on_backend([&](auto& group) { return group.allreduce(tensors, options); }); });
     return std::make_unique<PendingWork>(*this, std::move(work));
   }
 
@@ -161,10 +173,7 @@ class GroupCollective : public engine::Collective {
     options.rootRank = root;
     options.rootTensor = 0;
     finish("a broadcast", start("a broadcast", [&] {
-#ifdef LENET5_HAVE_NCCL
-             if (nccl_) return nccl_->broadcast(tensors, options);
-#endif
-             return gloo_->broadcast(tensors, options);
+             return on_backend([&](auto& group) { return group.broadcast(tensors, options); });
            }));
   }
 
@@ -182,6 +191,19 @@ class GroupCollective : public engine::Collective {
   }
 
  private:
+  // Runs `collective` on the backend's process group, NCCL's or Gloo's (join_process_group sets one; they share
+  // no base class across LibTorch 1.x and 2.x).
+  template <typename Collective>
+  c10::intrusive_ptr<c10d::Work> on_backend(Collective collective) {
+#ifdef LENET5_HAVE_NCCL
+    if (nccl_) return collective(*nccl_);
+#endif
+#ifdef LENET5_HAVE_GLOO
+    if (gloo_) return collective(*gloo_);
+#endif
+    throw std::logic_error("GroupCollective: no backend joined");
+  }
+
   class Done : public Pending {
    public:
     void wait() override {}
@@ -256,7 +278,9 @@ class GroupCollective : public engine::Collective {
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
+#ifdef LENET5_HAVE_GLOO
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo_;
+#endif
 #ifdef LENET5_HAVE_NCCL
   c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl_;
 #endif
@@ -282,8 +306,6 @@ class QuietC10dLogs {
   int saved_;
 #endif
 };
-
-bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 // Rank 0 hosts the store (unless torchrun's agent does); the others connect to it.
 c10::intrusive_ptr<c10d::Store> connect_store(const LaunchEnvironment& env, Milliseconds timeout) {
@@ -345,6 +367,9 @@ std::vector<Peer> check_membership(c10d::Store& store, const LaunchEnvironment& 
   return peers;
 }
 
+#ifdef LENET5_HAVE_GLOO
+bool is_loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
+
 std::shared_ptr< ::gloo::transport::Device> gloo_device(const LaunchEnvironment& env) {
   if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME")) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
@@ -353,12 +378,34 @@ std::shared_ptr< ::gloo::transport::Device> gloo_device(const LaunchEnvironment&
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+// Connects the ranks over Gloo (CPU tensors): ProcessGroupGloo, and for float all-reduces of two or more ranks
+// the synchronous all-reduce where it builds.
+void join_gloo(GroupCollective& collective, const c10::intrusive_ptr<c10d::Store>& store, const LaunchEnvironment& env,
+               const GroupOptions& options) {
+  const auto device = gloo_device(env);
+  auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+  gloo_options->devices.push_back(device);
+  gloo_options->threads = 1;  // one collective at a time
+  collective.use_gloo(c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", store),
+                                                                  env.rank, env.world_size, gloo_options));
+#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
+  if (env.world_size > 1) {
+    try {
+      collective.use_sync_all_reduce(
+          std::make_unique<SyncAllReduce>(store, env.rank, env.world_size, device, options.timeout, options.busy_poll));
+    } catch (const std::exception& e) {
+      throw std::runtime_error("rank " + std::to_string(env.rank) +
+                               ": connecting the ranks for all-reduces failed: " + text::first_line(e.what()));
+    }
+  }
+#endif
+}
+#endif  // LENET5_HAVE_GLOO
+
 }  // namespace
 
 std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& env, const GroupOptions& options) {
-  if (options.backend == Backend::kNccl && !has_nccl()) {
-    throw std::invalid_argument("--dist-backend nccl: this LibTorch has no NCCL (a CPU build); use gloo");
-  }
+  require_backend(options.backend, true);  // the device is the caller's to check
   const QuietC10dLogs quiet;
   auto store = connect_store(env, options.timeout);
   std::vector<Peer> peers;
@@ -369,23 +416,9 @@ std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& 
                              std::to_string(env.master_port) +
                              " failed: " + text::first_line(e.what_without_backtrace()));
   }
-  const auto device = gloo_device(env);
-  auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
-  gloo_options->devices.push_back(device);
-  gloo_options->threads = 1;  // one collective at a time
-  auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", store),
-                                                          env.rank, env.world_size, gloo_options);
-  auto collective = std::make_unique<GroupCollective>(store, gloo, env, std::move(peers), options.timeout);
-#ifdef LENET5_HAVE_SYNC_ALL_REDUCE
-  if (options.backend == Backend::kGloo && env.world_size > 1) {
-    try {
-      collective->use_sync_all_reduce(
-          std::make_unique<SyncAllReduce>(store, env.rank, env.world_size, device, options.timeout, options.busy_poll));
-    } catch (const std::exception& e) {
-      throw std::runtime_error("rank " + std::to_string(env.rank) +
-                               ": connecting the ranks for all-reduces failed: " + text::first_line(e.what()));
-    }
-  }
+  auto collective = std::make_unique<GroupCollective>(store, env, std::move(peers), options.timeout);
+#ifdef LENET5_HAVE_GLOO
+  if (options.backend == Backend::kGloo) join_gloo(*collective, store, env, options);
 #endif
 #ifdef LENET5_HAVE_NCCL
   if (options.backend == Backend::kNccl) {
@@ -398,6 +431,6 @@ std::unique_ptr<engine::Collective> join_process_group(const LaunchEnvironment& 
   return collective;
 }
 
-#endif  // LENET5_HAVE_GLOO
+#endif  // LENET5_HAVE_C10D
 
 }  // namespace lenet5::distributed

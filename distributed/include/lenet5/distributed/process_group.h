@@ -21,6 +21,10 @@ bool has_sync_all_reduce();
 // The backend `requested` means on a device: kAuto is NCCL on CUDA, Gloo on CPU.
 Backend resolve_backend(Backend requested, bool on_cuda);
 
+// Throws a one-line error naming --dist-backend when this build lacks `backend` (resolved, not kAuto), or
+// when it is NCCL and the ranks train on CPU.
+void require_backend(Backend backend, bool on_cuda);
+
 struct GroupOptions {
   Backend backend = Backend::kGloo;  // resolved (not kAuto)
   // How long a rank waits for the others: to join, and in every collective. A rank that dies is noticed at
