@@ -20,10 +20,13 @@ function(lenet5_find_nccl target)
                    "library: ${LENET5_NCCL_LIBRARY}); set LENET5_NCCL_INCLUDE_DIR and LENET5_NCCL_LIBRARY")
     return()
   endif()
-  set(CMAKE_REQUIRED_INCLUDES ${TORCH_INCLUDE_DIRS} ${LENET5_C10D_INCLUDE_DIR} ${LENET5_NCCL_INCLUDE_DIR})
+  # Compiled only (LibTorch's imported targets do not carry into a try-compile project): the header and its
+  # includes must be there; the link is the build's.
+  set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
+  set(CMAKE_REQUIRED_INCLUDES ${TORCH_INCLUDE_DIRS} ${CUDAToolkit_INCLUDE_DIRS} ${LENET5_C10D_INCLUDE_DIR}
+                              ${LENET5_NCCL_INCLUDE_DIR})
   set(CMAKE_REQUIRED_DEFINITIONS -DUSE_C10D_NCCL)
   set(CMAKE_REQUIRED_FLAGS "${TORCH_CXX_FLAGS}")
-  set(CMAKE_REQUIRED_LIBRARIES ${TORCH_LIBRARIES} ${LENET5_NCCL_LIBRARY})
   check_cxx_source_compiles([[
     #include <torch/csrc/distributed/c10d/HashStore.hpp>
     #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -34,7 +37,7 @@ function(lenet5_find_nccl target)
       return 0;
     }]] LENET5_NCCL_BUILDS)
   if(NOT LENET5_NCCL_BUILDS)
-    message(STATUS "Distributed training: ProcessGroupNCCL does not build here (see CMakeConfigureLog.yaml); no NCCL")
+    message(STATUS "Distributed training: ProcessGroupNCCL does not compile here (see CMakeConfigureLog.yaml); no NCCL")
     return()
   endif()
   message(STATUS "Distributed training: NCCL (${LENET5_NCCL_INCLUDE_DIR})")

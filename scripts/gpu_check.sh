@@ -36,12 +36,12 @@ step() {
     fi
     [ $left -lt "$limit" ] && limit=$left
   fi
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.log" 2>&1
   rc=$?
-  end=$(date +%s.%N)
+  end=$(date +%s%N)
   [ $rc -eq 0 ] || FAILED=$((FAILED + 1))
-  printf '%-22s rc=%-3s %7.1f s\n' "$name" "$rc" "$(echo "$end - $start" | bc)" | tee -a "$SUMMARY"
+  printf '%-22s rc=%-3s %7.1f s\n' "$name" "$rc" "$(awk -v ns=$((end - start)) 'BEGIN { print ns / 1e9 }')" | tee -a "$SUMMARY"
   return $rc
 }
 
