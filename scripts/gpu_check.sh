@@ -76,7 +76,7 @@ cat "$OUT/environment.txt" | tee -a "$SUMMARY"
 CONFIG=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLENET5_USE_PCH=ON
         -DCMAKE_PREFIX_PATH="$TORCH_PREFIX"
         -DLENET5_CLI11_INCLUDE_DIR="$GPU_DIR/include" -DNLOHMANN_JSON_INCLUDE_DIR="$GPU_DIR/include"
-        -DSTB_INCLUDE_DIR="$GPU_DIR/include/stb"
+        -DSTB_INCLUDE_DIR="$GPU_DIR/include/stb" -DLENET5_HTTPLIB_INCLUDE_DIR="$GPU_DIR/httplib" -ULENET5_NCCL_BUILDS
         -DLENET5_GTEST_SOURCE_DIR="$GPU_DIR/googletest" -DLENET5_TEST_DATA_DIR="$GPU_DIR/data")
 [ -n "$PYTHON" ] && CONFIG+=(-DLENET5_PYTHON="$PYTHON")
 command -v ninja >/dev/null && CONFIG+=(-G Ninja)

@@ -15,6 +15,14 @@ cp /usr/include/stb/stb_image.h /usr/include/stb/stb_image_write.h "$GPU_DIR/inc
 mkdir -p "$GPU_DIR/zlib"
 cp /usr/include/zlib.h /usr/include/zconf.h "$GPU_DIR/zlib/"  # used only where the machine lacks them
 cp -r /usr/src/googletest "$GPU_DIR/googletest"
+# cpp-httplib: Debian's is a compiled library; the GPU machine gets the single header it is built from.
+HTTPLIB_HEADER=${HTTPLIB_HEADER:-}
+if [ -z "$HTTPLIB_HEADER" ] || ! grep -q '#define CPPHTTPLIB_VERSION "0.11' "$HTTPLIB_HEADER"; then
+  echo "gpu_prepare: set HTTPLIB_HEADER to cpp-httplib 0.11's single-header httplib.h (upstream tag v0.11.4)" >&2
+  exit 2
+fi
+mkdir -p "$GPU_DIR/httplib"
+cp "$HTTPLIB_HEADER" "$GPU_DIR/httplib/httplib.h"
 # MNIST: the training files gzipped, the test files raw (tests read them by their raw names); Fashion-MNIST gzipped.
 copy_idx() {  # copy_idx NAME FROM TO raw|gz
   local name=$1 from=$2 to=$3 form=$4
