@@ -72,6 +72,21 @@ std::shared_ptr<LeNet5Impl> make_lenet5(const LeNet5Options& options) {
   throw std::invalid_argument("make_lenet5: unknown variant");
 }
 
+std::shared_ptr<torch::nn::Module> LeNet5Impl::copy_into(const std::shared_ptr<LeNet5Impl>& copy,
+                                                         const OptionalDevice& device) const {
+  torch::NoGradGuard no_grad;
+  copy->set_channels_last(channels_last());
+  const auto copied = [&](const torch::Tensor& tensor) {
+    return device && tensor.device() != *device ? tensor.to(*device) : tensor.clone();
+  };
+  auto parameters = copy->named_parameters();
+  for (const auto& item : named_parameters()) parameters[item.key()].set_data(copied(item.value()));
+  auto buffers = copy->named_buffers();
+  for (const auto& item : named_buffers()) buffers[item.key()].set_data(copied(item.value()));
+  copy->train(is_training());
+  return copy;
+}
+
 LeNet5 LeNet5::clone() const {
   auto copy = std::dynamic_pointer_cast<LeNet5Impl>(ptr()->clone());
   TORCH_CHECK(copy != nullptr, "LeNet5::clone: the copy is not a LeNet5Impl");

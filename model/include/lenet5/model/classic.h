@@ -12,7 +12,7 @@
 
 namespace lenet5::model {
 
-class LeNet5ClassicImpl : public torch::nn::Cloneable<LeNet5ClassicImpl>, public LeNet5Impl {
+class LeNet5ClassicImpl : public LeNet5Cloneable<LeNet5ClassicImpl> {
  public:
   LeNet5ClassicImpl() { reset(); }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lenet5/model/paper_tables.h"  // the classic variant's numbers, which the export and the report use too
@@ -53,9 +54,21 @@ struct NamedTensor {
   bool trainable;  // a parameter; false for fixed buffers such as the RBF prototypes
 };
 
+namespace detail {
+template <typename Method>
+struct CloneArgument;
+template <typename Result, typename Class, typename Argument>
+struct CloneArgument<Result (Class::*)(Argument) const> {
+  using type = std::decay_t<Argument>;
+};
+}  // namespace detail
+
+// Module::clone's device argument: c10::optional<Device> in LibTorch 1.x, std::optional<Device> in 2.x.
+using OptionalDevice = detail::CloneArgument<decltype(&torch::nn::Module::clone)>::type;
+
 // What both variants do. Every layer is registered under the paper's name (C1, S2, C3, S4, C5, F6, output),
 // which are also the state_dict's prefixes.
-class LeNet5Impl : public virtual torch::nn::Module {
+class LeNet5Impl : public torch::nn::Module {
  public:
   virtual Variant variant() const = 0;
 
@@ -87,8 +100,24 @@ class LeNet5Impl : public virtual torch::nn::Module {
   // Lays out the kernels that run as convolutions for set_channels_last (and for reset(), which keeps it).
   virtual void lay_out_kernels(bool channels_last) = 0;
 
+  // Makes `copy`, a fresh network of this variant, a deep copy of this one: its layout, parameters and buffers
+  // (moved to `device` where given, else cloned) and training mode. Module::clone's work for LeNet5Cloneable.
+  std::shared_ptr<torch::nn::Module> copy_into(const std::shared_ptr<LeNet5Impl>& copy,
+                                               const OptionalDevice& device) const;
+
  private:
   bool channels_last_ = false;
+};
+
+// Module::clone for a variant, as torch::nn::Cloneable gives it to LibTorch's modules. Cloneable itself cannot
+// serve: since LibTorch 2.x it derives from Module non-virtually, so no class can be both a Cloneable and a
+// LeNet5Impl (two Module bases). The copy is built fresh and takes the values by name.
+template <typename Derived>
+class LeNet5Cloneable : public LeNet5Impl {
+ public:
+  std::shared_ptr<torch::nn::Module> clone(const OptionalDevice& device = OptionalDevice()) const override {
+    return copy_into(std::make_shared<Derived>(), device);
+  }
 };
 
 struct LeNet5Options {

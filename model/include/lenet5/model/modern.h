@@ -12,7 +12,7 @@
 
 namespace lenet5::model {
 
-class LeNet5ModernImpl : public torch::nn::Cloneable<LeNet5ModernImpl>, public LeNet5Impl {
+class LeNet5ModernImpl : public LeNet5Cloneable<LeNet5ModernImpl> {
  public:
   LeNet5ModernImpl() { reset(); }
 
