@@ -12,13 +12,16 @@ same thread count, printed as ratios C++/Python.
 3. Training steps on a fixed batch (no data loading): `lenet5 bench --modes train` against the same step in
    Python (nn.Module, AdamW).
 
+With --device cuda both sides run on the GPU (Python as an idiomatic user would: batches moved to the GPU as they
+come), and every timing ends with torch.cuda.synchronize(), as lenet5 bench's do.
+
 This machine is shared and noisy, so C++ and Python alternate, --rounds times, and each ratio is the median of
 the per-round ratios (the min and max are printed too).
 
 usage: compare_pytorch.py --lenet5 BUILD/app/lenet5 --data MNIST_DIR --out DIR [--threads 1] [--rounds 3]
                           [--seconds 1] [--batch-sizes 1,8,64,256,1024] [--train-batch-sizes 64]
-                          [--model FILE.pt] [--skip-recipe]
-       compare_pytorch.py --python-recipe --data MNIST_DIR [--threads 1]   (one Python recipe run, JSON out)
+                          [--model FILE.pt] [--skip-recipe] [--device cpu|cuda]
+       compare_pytorch.py --python-recipe --data MNIST_DIR [--threads 1] [--device cpu|cuda]   (one Python run, JSON out)
 """
 import argparse
 import gzip
@@ -78,14 +81,21 @@ class LeNet5(nn.Module):
 
 # ---- one Python recipe run (run in its own process, so that its whole-process time is comparable) ----
 
-def python_recipe(data_dir):
+def synchronizer(device):
+    """What ends a timed GPU step: its work done, not just queued."""
+    return torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+
+def python_recipe(data_dir, device):
     start = time.perf_counter()
     images, labels = load_split(data_dir, "train")
     test_images, test_labels = load_split(data_dir, "t10k")
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels),
                                          batch_size=RECIPE["batch_size"], shuffle=True)
     torch.manual_seed(1)
-    model = LeNet5()
+    model = LeNet5().to(device)
+    test_images, test_labels = test_images.to(device), test_labels.to(device)
+    sync = synchronizer(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=RECIPE["lr"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=RECIPE["lr"],
                                                     total_steps=RECIPE["epochs"] * len(loader))
@@ -94,10 +104,12 @@ def python_recipe(data_dir):
         model.train()
         epoch_start = time.perf_counter()
         for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
             scheduler.step()
+        sync()
         train_seconds = time.perf_counter() - epoch_start
         model.eval()
         with torch.no_grad():
@@ -131,11 +143,11 @@ def recipe_rounds(args):
         run_dir = os.path.join(args.out, f"cpp-recipe-{r}")
         cpp_seconds, _ = timed([args.lenet5, "train", "--data", args.data, "--epochs", str(RECIPE["epochs"]),
                                 "--threads", str(args.threads), "--target-accuracy", str(100 * RECIPE["target"]),
-                                "--out", run_dir])
+                                "--device", args.device, "--out", run_dir])
         with open(os.path.join(run_dir, "metrics.jsonl")) as f:
             cpp_epochs = [json.loads(line) for line in f if line.strip()]
         py_seconds, out = timed([sys.executable, os.path.abspath(__file__), "--python-recipe", "--data", args.data,
-                                 "--threads", str(args.threads)])
+                                 "--threads", str(args.threads), "--device", args.device])
         py = json.loads(out)
         rounds.append({
             "cpp": {"seconds": cpp_seconds, "reached_epoch": reached(cpp_epochs), "run_dir": run_dir,
@@ -152,26 +164,28 @@ def recipe_rounds(args):
     return rounds
 
 
-def time_batches(step, seconds, warmup=10):
+def time_batches(step, seconds, sync, warmup=10):
     for _ in range(warmup):
         step()
+    sync()
     latencies = []
     start = time.perf_counter()
     while len(latencies) < 5 or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         step()
+        sync()
         latencies.append((time.perf_counter() - t0) * 1e6)
     latencies.sort()
     return {"p50_us": latencies[min(len(latencies) - 1, int(0.5 * (len(latencies) - 1) + 0.5))],
             "batches_per_second": len(latencies) / (sum(latencies) / 1e6)}
 
 
-def python_inference(model_path, batch_sizes, seconds):
-    idiomatic = torch.jit.load(model_path).eval()
-    expert = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(model_path).eval()))
+def python_inference(model_path, batch_sizes, seconds, device):
+    idiomatic = torch.jit.load(model_path, map_location=device).eval()
+    expert = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.load(model_path, map_location=device).eval()))
     results = {}
     for batch in batch_sizes:
-        x = torch.rand(batch, 1, 28, 28)
+        x = torch.rand(batch, 1, 28, 28, device=device)
 
         def idiomatic_step():
             with torch.no_grad():
@@ -182,25 +196,25 @@ def python_inference(model_path, batch_sizes, seconds):
                 expert(x)
 
         for mode, step in (("python-idiomatic", idiomatic_step), ("python-expert", expert_step)):
-            r = time_batches(step, seconds)
+            r = time_batches(step, seconds, synchronizer(device))
             results[(mode, batch)] = {"p50_us": r["p50_us"], "images_per_second": r["batches_per_second"] * batch}
     return results
 
 
-def python_train_steps(batch_sizes, seconds):
+def python_train_steps(batch_sizes, seconds, device):
     results = {}
     for batch in batch_sizes:
         torch.manual_seed(1)
-        model = LeNet5().train()
+        model = LeNet5().to(device).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-        x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+        x, y = torch.rand(batch, 1, 28, 28, device=device), torch.randint(0, 10, (batch,), device=device)
 
         def step():
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
             optimizer.step()
 
-        r = time_batches(step, seconds)
+        r = time_batches(step, seconds, synchronizer(device))
         results[("python-train", batch)] = {"p50_us": r["p50_us"], "images_per_second": r["batches_per_second"] * batch}
     return results
 
@@ -208,7 +222,7 @@ def python_train_steps(batch_sizes, seconds):
 def cpp_bench(args, modes, batch_sizes):
     _, out = timed([args.lenet5, "bench", "--model", args.model, "--modes", ",".join(modes),
                     "--batch-sizes", ",".join(map(str, batch_sizes)), "--seconds", str(args.seconds),
-                    "--threads", str(args.threads), "--device", "cpu", "--json"])  # Python runs on the CPU
+                    "--threads", str(args.threads), "--device", args.device, "--json"])  # where Python runs
     report = json.loads(out)
     return report, {(r["mode"], r["batch_size"]): r for r in report["results"]}
 
@@ -229,12 +243,15 @@ def main():
     parser.add_argument("--batch-sizes", default="1,8,64,256,1024")
     parser.add_argument("--train-batch-sizes", default="64")
     parser.add_argument("--skip-recipe", action="store_true", help="no whole-recipe comparison (needs --model)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where both sides run")
     parser.add_argument("--python-recipe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device cuda: this Python's torch {torch.__version__} sees no CUDA device")
     if args.python_recipe:
-        print(json.dumps(python_recipe(args.data)))
+        print(json.dumps(python_recipe(args.data, args.device)))
         return
     missing = [flag for flag, value in (("--lenet5", args.lenet5), ("--out", args.out)) if not value]
     if not args.skip_recipe and not args.data:
@@ -269,9 +286,9 @@ def main():
     inference_rounds, step_rounds, cpp_report = [], [], None
     for r in range(args.rounds):
         cpp_report, cpp = cpp_bench(args, ["eager", "torchscript", "optimized"], batch_sizes)
-        inference_rounds.append((cpp, python_inference(args.model, batch_sizes, args.seconds)))
+        inference_rounds.append((cpp, python_inference(args.model, batch_sizes, args.seconds, args.device)))
         _, cpp_steps = cpp_bench(args, ["train"], train_batch_sizes)
-        step_rounds.append((cpp_steps, python_train_steps(train_batch_sizes, args.seconds)))
+        step_rounds.append((cpp_steps, python_train_steps(train_batch_sizes, args.seconds, args.device)))
 
     print(f"\nC++ LibTorch {cpp_report['torch_version']} vs Python PyTorch {torch.__version__}, "
           f"{args.threads} thread(s) each, {cpp_report['device']}; medians of {args.rounds} rounds\n")

@@ -114,6 +114,14 @@ if [ -x "$LENET5" ]; then
       --lr "$lr" --epochs "$epochs" --out "$OUT/run-b$batch"
     rm -f "$OUT/run-b$batch"/*.pt
   done
+  # Against Python PyTorch on the same GPU (the peer a user would pick): the recipe's whole process, inference on
+  # the export and training steps, alternating, as ratios.
+  if [ -n "$PYTHON" ]; then
+    step compare-pytorch-cuda 240 "$PYTHON" "$ROOT/bench/compare_pytorch.py" --device cuda --lenet5 "$LENET5" \
+      --data "$DATA" --out "$OUT/compare-pytorch" --model "$OUT/lenet5.pt" --rounds 2 --seconds 0.5 \
+      --batch-sizes 1,64,1024,4096 --train-batch-sizes 64,512
+    find "$OUT/compare-pytorch" -name '*.pt' -delete 2>/dev/null
+  fi
   cp "$RUN/metrics.jsonl" "$OUT/metrics-cuda.jsonl" 2>/dev/null
   rm -f "$RUN"/*.pt  # checkpoints stay off the way back; the export is kept
 fi

@@ -30,8 +30,10 @@ lenet5::bench::BenchOptions quick(std::vector<Mode> modes, std::vector<int64_t> 
 }
 
 // The native plan (batches 1 and 64) and training, all with threads = 1: no pool may start a thread of its own
-// (a pool sized to the cores spins against other load on a busy machine).
+// (a pool sized to the cores spins against other load on a busy machine). LibTorch's autograd engine starts
+// its device threads at the first backward (one per CUDA GPU, idle while training runs on CPU): started first.
 TEST(BenchThreads, OneThreadRunsEveryEngineOnTheCallingThread) {
+  torch::ones({1}, torch::requires_grad()).sum().backward();
   const size_t before = process_threads();
   lenet5::engine::set_cpu_threads(1);
   lenet5::model::LeNet5 net(lenet5::model::Variant::kModern);

@@ -9,9 +9,11 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 #include <sstream>
+#include <utility>
 
 #include "deploy_test_support.h"
 #include "lenet5/deploy/export.h"
@@ -54,6 +56,13 @@ std::string accuracy_line(const std::string& output) {
     if (line.rfind("accuracy ", 0) == 0) return line;
   }
   return "no accuracy line in: " + output;
+}
+
+// "accuracy 15.26% (10000 images, 1526 correct), loss 2.3007" -> {1526, 2.3007}.
+std::pair<int64_t, double> correct_and_loss(const std::string& line) {
+  const auto images = line.find(" images, "), loss = line.find("loss ");
+  if (images == std::string::npos || loss == std::string::npos) return {-1, -1};
+  return {std::stoll(line.substr(images + 9)), std::stod(line.substr(loss + 5))};
 }
 
 // An MNIST test digit drawn 2 to 4 times larger as dark ink on white paper, somewhere on the page.
@@ -136,7 +145,14 @@ TEST_F(DeployCli, ExportedModelEvaluatesLikeTheCheckpoint) {
   EXPECT_THAT(result.out,
               HasSubstr(model + ": modern LeNet-5 (TorchScript), mnist test split, epoch 1, test accuracy at "
                                 "export 50.00%"));
-  EXPECT_EQ(accuracy_line(result.out), accuracy_line(reference.out));
+  // The export runs LibTorch's convolutions, the checkpoint lenet5's own CPU kernels: scores agree to float
+  // rounding (deploy_export_test), which may flip an image whose top two scores all but tie (this model is
+  // untrained), as it did once in 10,000 against LibTorch 2.11.
+  const auto [exported_correct, exported_loss] = correct_and_loss(accuracy_line(result.out));
+  const auto [reference_correct, reference_loss] = correct_and_loss(accuracy_line(reference.out));
+  ASSERT_GE(reference_correct, 0) << reference.out;
+  EXPECT_LE(std::abs(exported_correct - reference_correct), 2) << result.out;
+  EXPECT_NEAR(exported_loss, reference_loss, 1e-3) << result.out;
   EXPECT_THAT(result.out, HasSubstr("confusion matrix"));
   std::cout << "checkpoint: " << accuracy_line(reference.out) << "\nexported:   " << accuracy_line(result.out) << "\n";
 }

@@ -128,7 +128,12 @@ std::vector<nlohmann::json> metrics_of(const std::string& run_dir) {
   return lines;
 }
 
+// Every rank of these tests joins over Gloo (CPU tensors); a build without it skips them.
+#define LENET5_REQUIRE_GLOO() \
+  if (!distributed::has_gloo()) GTEST_SKIP() << "this lenet5 has no c10d Gloo backend"
+
 TEST(DistributedGroup, TwoRanksHoldTheSameWeightsAndOptimizerStateBitForBit) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   auto options = small_run(dir.file("run"));
@@ -153,6 +158,7 @@ TEST(DistributedGroup, TwoRanksHoldTheSameWeightsAndOptimizerStateBitForBit) {
 }
 
 TEST(DistributedGroup, OneRankEqualsTrainingAlone) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   auto options = small_run(dir.file("alone"));
@@ -169,6 +175,7 @@ TEST(DistributedGroup, OneRankEqualsTrainingAlone) {
 }
 
 TEST(DistributedGroup, TwoRanksTrainLikeOneProcessAtTheSameGlobalBatch) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   auto options = small_run(dir.file("two"));
@@ -198,6 +205,7 @@ TEST(DistributedGroup, TwoRanksTrainLikeOneProcessAtTheSameGlobalBatch) {
 }
 
 TEST(DistributedGroup, ResumesWithAnotherWorldSize) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   auto options = small_run(dir.file("run"));
@@ -217,6 +225,7 @@ TEST(DistributedGroup, ResumesWithAnotherWorldSize) {
 }
 
 TEST(DistributedGroup, EvaluationIsShardedAndEveryRankGetsTheWholeSet) {
+  LENET5_REQUIRE_GLOO();
   torch::manual_seed(5);
   const int64_t n = 1001;  // not a multiple of the world size
   const lenet5::data::MnistDataset data(torch::rand({n, 1, 28, 28}), torch::randint(0, 10, {n}));
@@ -270,6 +279,7 @@ torch::Tensor values_of_rank(int rank, int64_t length) {
 // Float all-reduces take Gloo's synchronous path, in segments: any length, any world size (halving-doubling
 // also for 3), every rank the same sum bit for bit, whether the ranks spin or sleep while they wait.
 TEST(DistributedGroup, FloatSumsAgreeBitForBitAtAnyLengthAndWorldSize) {
+  LENET5_REQUIRE_GLOO();
   const std::vector<int64_t> lengths = {1, 3, 32768, 32769, 61706, 200001};
   for (const int world_size : {2, 3}) {
     for (const bool busy_poll : {true, false}) {
@@ -300,6 +310,7 @@ TEST(DistributedGroup, FloatSumsAgreeBitForBitAtAnyLengthAndWorldSize) {
 // The guard of the segments: in Gloo's synchronous mode both ranks of a pair write before either reads, and a
 // write larger than the sockets hold stalls until the timeout (here: 64 MB in one piece did, at 5 s).
 TEST(DistributedGroup, ALongTensorGoesInPiecesTheSocketsHold) {
+  LENET5_REQUIRE_GLOO();
   if (!distributed::has_sync_all_reduce()) GTEST_SKIP() << "this build all-reduces through ProcessGroupGloo only";
   distributed::GroupOptions options;
   options.busy_poll = true;
@@ -317,6 +328,7 @@ TEST(DistributedGroup, ALongTensorGoesInPiecesTheSocketsHold) {
 }
 
 TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {
+  LENET5_REQUIRE_GLOO();
   for (const bool busy_poll : {false, true}) {
     SCOPED_TRACE("busy_poll " + std::to_string(busy_poll));
     distributed::GroupOptions options;
@@ -348,6 +360,7 @@ TEST(DistributedGroup, ALostRankEndsTheOthersWithALineNamingIt) {
 
 // A rank that stops answering (hung, or stopped) ends a spinning peer after the timeout, with one line.
 TEST(DistributedGroup, ASilentRankEndsASpinningPeerAfterTheTimeout) {
+  LENET5_REQUIRE_GLOO();
   distributed::GroupOptions options;
   options.busy_poll = true;
   options.timeout = std::chrono::seconds(2);  // also the limit for joining: room for a busy machine
@@ -390,6 +403,7 @@ double cpu_seconds_waiting_600_ms(torch::ScalarType dtype, bool busy_poll) {
 // A rank without a core of its own must not spend a slow peer's 600 ms spinning: float all-reduces sleep in
 // recv, the others (ProcessGroupGloo's) poll for at most 20 ms, then block. With a core of its own, it spins.
 TEST(DistributedGroup, AWaitForASlowRankSpinsOnlyWhenTheRankHasItsOwnCore) {
+  LENET5_REQUIRE_GLOO();
   EXPECT_LT(cpu_seconds_waiting_600_ms(torch::kFloat32, false), 0.2) << "spun in recv";
   EXPECT_LT(cpu_seconds_waiting_600_ms(torch::kFloat64, false), 0.2) << "polled ProcessGroupGloo's work";
   if (distributed::has_sync_all_reduce()) {
@@ -398,6 +412,7 @@ TEST(DistributedGroup, AWaitForASlowRankSpinsOnlyWhenTheRankHasItsOwnCore) {
 }
 
 TEST(DistributedGroup, RanksThatDoNotAllJoinFailWithinTheTimeout) {
+  LENET5_REQUIRE_GLOO();
   distributed::GroupOptions options;
   options.timeout = std::chrono::milliseconds(1500);
   try {
@@ -411,6 +426,7 @@ TEST(DistributedGroup, RanksThatDoNotAllJoinFailWithinTheTimeout) {
 }
 
 TEST(DistributedGroup, DisagreeingWorldSizesAreNamed) {
+  LENET5_REQUIRE_GLOO();
   const int port = distributed::free_local_port();
   std::string error;
   distributed::GroupOptions options;
@@ -433,6 +449,7 @@ TEST(DistributedGroup, DisagreeingWorldSizesAreNamed) {
 }
 
 TEST(DistributedGroup, APortInUseIsNamed) {
+  LENET5_REQUIRE_GLOO();
   const int port = distributed::free_local_port();
   auto first = distributed::join_process_group(rank_environment(0, 1, port), {});
   try {
@@ -447,6 +464,7 @@ TEST(DistributedGroup, APortInUseIsNamed) {
 }
 
 TEST(DistributedGroup, AnUnreachableMasterIsNamed) {
+  LENET5_REQUIRE_GLOO();
   distributed::GroupOptions options;
   options.timeout = std::chrono::milliseconds(1000);
   const int port = distributed::free_local_port();

@@ -55,8 +55,13 @@ const char* kFindRank =
     "wait_epoch() { for i in $(seq 600); do grep -q \"\\\"epoch\\\":$2\" $1/metrics.jsonl 2>/dev/null && return; "
     "sleep 0.05; done; }; ";
 
+// CPU ranks join over Gloo; a build without it (a LibTorch whose Gloo headers were not found) cannot run them.
+#define LENET5_REQUIRE_GLOO() \
+  if (!LENET5_HAS_GLOO) GTEST_SKIP() << "this lenet5 has no c10d Gloo backend: CPU ranks cannot join"
+
 // The README's launch commands, as printed, from a folder whose .data is the real data; each run made short.
 TEST(DistributedLaunch, ReadmeCommandsTrainWithTwoRanks) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   if (!fs::exists(kTorchrun)) GTEST_SKIP() << kTorchrun << " is not installed (Debian: python3-torch)";
   const auto blocks = lenet5::testing::fenced_blocks(lenet5::testing::read_text(LENET5_README), "sh",
@@ -83,6 +88,7 @@ TEST(DistributedLaunch, ReadmeCommandsTrainWithTwoRanks) {
 }
 
 TEST(DistributedLaunch, AKilledRankStopsTheOthersWithALineNamingIt) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   const std::string out = dir.file("run");
@@ -105,6 +111,7 @@ TEST(DistributedLaunch, AKilledRankStopsTheOthersWithALineNamingIt) {
 }
 
 TEST(DistributedLaunch, TorchrunRestartsAKilledGroupWhichResumes) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   if (!fs::exists(kTorchrun)) GTEST_SKIP() << kTorchrun << " is not installed (Debian: python3-torch)";
   TempDir dir;
@@ -141,6 +148,7 @@ TEST(DistributedLaunch, WrongLaunchEnvironmentsAreOneLineErrors) {
 }
 
 TEST(DistributedLaunch, SigtermToTheLauncherStopsEveryRankBeforeTheSameStep) {
+  LENET5_REQUIRE_GLOO();
   LENET5_REQUIRE_MNIST();
   TempDir dir;
   const std::string out = dir.file("run");
