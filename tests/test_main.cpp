@@ -33,6 +33,10 @@ void print_backtrace_and_die(int signal) {
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 #ifndef LENET5_UNDER_ASAN
+  // backtrace()'s first call loads libgcc's unwinder, which allocates: made here, not in a handler that may run
+  // inside a crashed malloc (where it would hang until CTest's timeout instead of printing).
+  void* warm_up[1];
+  [[maybe_unused]] const int frames = backtrace(warm_up, 1);
   for (const int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) std::signal(signal, print_backtrace_and_die);
 #endif
   testing::InitGoogleTest(&argc, argv);
